@@ -1,0 +1,194 @@
+"""Command-line front door shared by every stage: validation first, exit statuses, cleanup.
+
+Before Hydra starts any job, :func:`precheck` composes the config for every
+combination of the sweep (command-line sweeps and the study's
+``hydra.sweeper.params``), validates types, ranges and data files, and refuses
+bad input with exit status 2 and a one-line message naming the key. Nothing is
+written and no MLflow run is created before that check passes.
+"""
+from __future__ import annotations
+
+import itertools
+import sys
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from omegaconf import DictConfig, OmegaConf
+
+from pipeline.errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, ConfigError, UsageError
+from pipeline.paths import CONF_DIR, register_resolvers
+
+MAX_CHECKED_COMBINATIONS = 2000
+
+
+def _hydra_args(argv: list[str]):
+    from hydra._internal.utils import get_args_parser
+
+    return get_args_parser().parse_args(argv)
+
+
+def _short(exc: BaseException) -> str:
+    """The message of a Hydra/OmegaConf error without its traceback or object dump."""
+    lines = [ln.rstrip() for ln in str(exc).splitlines() if ln.strip()]
+    keep = [ln for ln in lines if not ln.strip().startswith(("object_type=", "reference_type=", "child_node="))]
+    return " | ".join(keep[:6]) or type(exc).__name__
+
+
+def sweep_grid(overrides: list[str], sweeper_params: Optional[dict]) -> tuple[list[str], dict[str, list[str]]]:
+    """Split overrides into fixed ones and a grid {key: [values]} (command line wins)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parser = OverridesParser.create()
+    grid: dict[str, list[str]] = {}
+    for key, value in (sweeper_params or {}).items():
+        for o in parser.parse_overrides([f"{key}={value}"]):
+            grid[o.get_key_element()] = list(o.sweep_string_iterator()) if o.is_sweep_override() else [o.get_value_element_as_str()]
+    fixed = []
+    for o in parser.parse_overrides(overrides):
+        if o.is_sweep_override():
+            grid[o.get_key_element()] = list(o.sweep_string_iterator())
+        else:
+            grid.pop(o.get_key_element(), None)
+            fixed.append(o.input_line)
+    return fixed, grid
+
+
+def precheck(config_name: str, argv: list[str], extra_check: Optional[Callable[[DictConfig], None]] = None) -> int:
+    """Compose and validate every job of this command; return the number of jobs checked."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.errors import HydraException, MissingConfigException
+    from omegaconf.errors import OmegaConfBaseException
+
+    from pipeline.schema import register_configs, validate
+
+    args = _hydra_args(argv)
+    if args.help or args.hydra_help or args.info or args.cfg or args.shell_completion:
+        return 0
+    name = args.config_name or config_name
+    register_configs()
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+            if args.multirun:
+                base = compose(name, overrides=[o for o in args.overrides if _is_fixed(o)],
+                               return_hydra_config=True)
+                params = OmegaConf.to_container(base.hydra.sweeper.get("params") or {}, resolve=True)
+                fixed, grid = sweep_grid(args.overrides, params)
+            else:
+                fixed, grid = list(args.overrides), {}
+            keys = list(grid)
+            combos = list(itertools.islice(itertools.product(*grid.values()), MAX_CHECKED_COMBINATIONS))
+            for values in combos or [()]:
+                ovr = fixed + [f"{k}={v}" for k, v in zip(keys, values)]
+                cfg = compose(name, overrides=ovr)
+                validate(cfg)
+                if extra_check is not None:
+                    extra_check(cfg)
+            return max(1, len(combos))
+    except UsageError:
+        raise
+    except MissingConfigException as exc:
+        raise _missing_option(exc) from None
+    except (HydraException, OmegaConfBaseException, ValueError) as exc:
+        cause = exc.__cause__ or exc.__context__
+        detail = _short(cause) if isinstance(cause, OmegaConfBaseException) else ""
+        msg = _short(exc) + (f": {detail}" if detail and detail not in _short(exc) else "")
+        raise ConfigError(_key_of(exc), msg) from None
+    finally:
+        GlobalHydra.instance().clear()
+
+
+def _is_fixed(o: str) -> bool:
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    return not OverridesParser.create().parse_overrides([o])[0].is_sweep_override()
+
+
+def _missing_option(exc) -> ConfigError:
+    """'solver=foo' -> "solver: unknown option 'foo'; available: gd, newton, ..." (schemas hidden)."""
+    missing = str(getattr(exc, "missing_cfg_file", "") or "")
+    group, _, option = missing.rpartition("/")
+    options = [o for o in (getattr(exc, "options", None) or []) if not o.endswith("_schema")]
+    if group and options is not None:
+        return ConfigError(group.replace("/", "."), f"unknown option {option!r}; available: {', '.join(options)}")
+    return ConfigError("config", _short(exc))
+
+
+def _key_of(exc: BaseException) -> str:
+    key = getattr(exc, "full_key", None)
+    if key:
+        return str(key)
+    cause = exc.__cause__ or exc.__context__
+    key = getattr(cause, "full_key", None) if cause else None
+    return str(key) if key else "config"
+
+
+def check_data_file(cfg: DictConfig) -> None:
+    """Validate an external instance file before any job starts."""
+    if cfg.get("data") is not None and cfg.data.get("kind") == "file":
+        from pipeline.data.io import load_instance
+
+        load_instance(cfg.data.path)
+
+
+def main(task: Callable[[DictConfig], Any], config_name: str = "config", argv: Optional[list[str]] = None,
+         extra_check: Optional[Callable[[DictConfig], None]] = check_data_file) -> int:
+    """Validate, then run ``task`` under ``@hydra.main``; return the exit status."""
+    import hydra
+
+    from pipeline import callbacks
+
+    register_resolvers()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        precheck(config_name, argv, extra_check)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+    @hydra.main(config_path=str(CONF_DIR), config_name=config_name, version_base="1.3")
+    def _app(cfg: DictConfig) -> Any:
+        try:
+            return task(cfg)
+        except UsageError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            raise SystemExit(EXIT_USAGE) from None
+
+    saved = sys.argv
+    sys.argv = [saved[0]] + argv
+    code = EXIT_OK
+    try:
+        _app()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else EXIT_FAILURE
+    except KeyboardInterrupt:
+        code = 130
+    finally:
+        sys.argv = saved
+        callbacks.close_open_parents(failed=code != EXIT_OK)
+    return code
+
+
+def job_task(cfg: DictConfig) -> dict:
+    """``python -m pipeline``: one job (or one job of a sweep)."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    from pipeline import job, tracking
+
+    hc = HydraConfig.get()
+    parent = tracking.parent_of(hc.sweep.dir) if hc.mode == RunMode.MULTIRUN else None
+    if cfg.get("threads"):
+        import torch
+
+        torch.set_num_threads(int(cfg.threads))
+    summary = job.run(cfg, Path(hc.runtime.output_dir), parent, list(hc.overrides.task))
+    print(f"{summary['solver']}: {summary['status']} after {summary['iterations']} iterations, "
+          f"final gap {summary['final_relative_gap']:.2e}, ‖∇L‖ = {summary['final_grad_norm']:.2e} "
+          f"-> {hc.runtime.output_dir}")
+    return summary
+
+
+def run_pipeline() -> None:
+    sys.exit(main(job_task))

@@ -1,0 +1,97 @@
+"""Instances: synthesis or loading, the reference optimum x*, and a content-addressed cache.
+
+``build_instance(cfg)`` returns the same :class:`Instance` for the same data
+config, seed and reference settings, wherever and however often it is called:
+the first call computes it and stores it under ``<cache_dir>/<hash>.npz``;
+every solver in a sweep then sees the identical instance.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from pipeline.data.io import load_instance, save_instance
+from pipeline.data.synthetic import synthesize_p1
+
+CACHE_VERSION = "p1-instance-v1"
+
+
+@dataclass
+class Instance:
+    arrays: dict[str, np.ndarray]
+    x_star: np.ndarray
+    f_star: float
+    constants: dict[str, float] = field(default_factory=dict)
+    key: str = ""
+
+
+def instance_key(cfg: DictConfig) -> str:
+    """Hash of what determines the instance: problem, data, seed (synthetic) or file bytes, reference."""
+    data = OmegaConf.to_container(cfg.data, resolve=True)
+    data.pop("cache", None)
+    payload = {"v": CACHE_VERSION, "problem": cfg.problem.name, "data": data,
+               "reference": OmegaConf.to_container(cfg.reference, resolve=True)}
+    if data["kind"] == "file":
+        payload["file_sha256"] = hashlib.sha256(Path(data["path"]).read_bytes()).hexdigest()
+        payload["data"].pop("path")
+    else:
+        payload["seed"] = int(cfg.seed)
+    blob = json.dumps(payload, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:20]
+
+
+def raw_arrays(cfg: DictConfig) -> dict[str, np.ndarray]:
+    if cfg.data.kind == "file":
+        return load_instance(cfg.data.path)
+    return synthesize_p1(cfg.data, int(cfg.seed))
+
+
+def measure_constants(problem, x_star: torch.Tensor, arrays: dict[str, np.ndarray]) -> dict[str, float]:
+    """ℓ, μ, κ, effective rank of ∇²L(x*), and the spectrum of A."""
+    sv = np.linalg.svd(arrays["A"], compute_uv=False)
+    out = dict(problem.stats(x_star))
+    out.update(n=float(arrays["A"].shape[0]), d=float(arrays["A"].shape[1]), A_norm=float(sv[0]),
+               A_sigma_min=float(sv[-1]), A_kappa=float(sv[0] / sv[-1]) if sv[-1] > 0 else float("inf"),
+               w2_min=float(np.min(arrays["w"] ** 2)), b_l1=float(np.abs(arrays["b"]).sum()))
+    return out
+
+
+def compute_reference(cfg: DictConfig, arrays: dict[str, np.ndarray]) -> tuple[np.ndarray, float, dict]:
+    """x* by exact Newton with backtracking until ‖∇L‖ ≤ reference.gtol (common.md §5), in float64."""
+    from pipeline.problems import PROBLEMS, CountingOracle
+    from pipeline.solvers import Newton, StopRule
+
+    problem = PROBLEMS[cfg.problem.name].from_arrays(arrays, dtype=torch.float64)
+    x0 = torch.zeros(problem.dim, dtype=torch.float64)
+    stop = StopRule(eps=1e-300, gtol=float(cfg.reference.gtol), max_iter=int(cfg.reference.max_iter))
+    trace = Newton(label="reference").run(CountingOracle(problem), x0, stop)
+    x_star = trace.x
+    consts = measure_constants(problem, x_star, arrays)
+    consts.update(ref_grad_norm=trace.records[-1].grad_norm, ref_iterations=float(trace.iterations))
+    return x_star.numpy(), float(problem.loss(x_star)), consts
+
+
+def build_instance(cfg: DictConfig, cache_dir: str | Path | None = None) -> Instance:
+    """The instance for ``cfg`` from the cache, or computed and cached."""
+    key = instance_key(cfg)
+    path = Path(cache_dir or Path(cfg.results_dir).parent / ".cache" / "instances") / f"{key}.npz"
+    if cfg.data.cache and path.is_file():
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files if k not in ("x_star", "meta")}
+            meta = json.loads(str(z["meta"]))
+            return Instance(arrays, z["x_star"], meta["f_star"], meta["constants"], key)
+    arrays = raw_arrays(cfg)
+    x_star, f_star, consts = compute_reference(cfg, arrays)
+    if cfg.data.cache:
+        meta = json.dumps({"f_star": f_star, "constants": consts}, sort_keys=True)
+        save_instance(path, x_star=x_star, meta=np.array(meta), **arrays)
+    return Instance(arrays, x_star, f_star, consts, key)
+
+
+__all__ = ["Instance", "build_instance", "instance_key", "load_instance", "save_instance", "synthesize_p1"]

@@ -1,0 +1,72 @@
+"""Reading and writing instances as ``.npz`` files, with strict validation.
+
+An instance file holds float arrays ``A`` (n×d, n ≥ d ≥ 1), ``b`` (n) and ``w``
+(n), all finite. Extra arrays are ignored; object arrays are never loaded
+(``allow_pickle=False``).
+"""
+from __future__ import annotations
+
+import os
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.errors import DataError
+
+REQUIRED = ("A", "b", "w")
+
+
+def load_instance(path: str | os.PathLike, key_prefix: str = "data.path") -> dict[str, np.ndarray]:
+    """Load and validate A, b, w; raise DataError naming the file field at fault."""
+    p = Path(path)
+    if not p.is_file():
+        raise DataError(key_prefix, f"file not found: {str(path)!r}")
+    try:
+        with np.load(p, allow_pickle=False) as z:
+            keys = set(z.files)
+            missing = [k for k in REQUIRED if k not in keys]
+            if missing:
+                raise DataError(f"{key_prefix}:{missing[0]}", f"missing array {missing[0]!r} in {p.name} (has {sorted(keys)}; needs A, b, w)")
+            arrays = {k: z[k] for k in REQUIRED}
+    except DataError:
+        raise
+    except ValueError as exc:
+        if "pickle" in str(exc).lower():
+            raise DataError(key_prefix, f"{p.name} holds object (pickled) arrays, which are never loaded") from None
+        raise DataError(key_prefix, f"{p.name} is not a readable npz file ({exc})") from None
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise DataError(key_prefix, f"{p.name} is not an npz file ({type(exc).__name__}: {exc})") from None
+    check_instance(arrays, key_prefix)
+    return {k: np.asarray(v, dtype=np.float64) for k, v in arrays.items()}
+
+
+def check_instance(arrays: dict[str, np.ndarray], key_prefix: str = "data") -> None:
+    """Shapes, dtypes and finiteness of A, b, w."""
+    for k in REQUIRED:
+        a = arrays[k]
+        if a.dtype.kind not in "fiu" or a.dtype == bool:
+            raise DataError(f"{key_prefix}:{k}", f"must be a real numeric array, got dtype {a.dtype}")
+        if a.size == 0:
+            raise DataError(f"{key_prefix}:{k}", "is empty")
+        if not np.all(np.isfinite(a)):
+            raise DataError(f"{key_prefix}:{k}", f"holds {int(np.sum(~np.isfinite(a)))} NaN/Inf entries")
+    A, b, w = arrays["A"], arrays["b"], arrays["w"]
+    if A.ndim != 2:
+        raise DataError(f"{key_prefix}:A", f"must be 2-D (n×d), got shape {A.shape}")
+    n, d = A.shape
+    if n < d:
+        raise DataError(f"{key_prefix}:A", f"needs n ≥ d, got shape {A.shape}")
+    for k, v in (("b", b), ("w", w)):
+        if v.shape != (n,):
+            raise DataError(f"{key_prefix}:{k}", f"must have shape ({n},) to match A {A.shape}, got {v.shape}")
+
+
+def save_instance(path: str | os.PathLike, **arrays: np.ndarray) -> None:
+    """Write an instance atomically (temporary file, then rename)."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as fh:
+        np.savez(fh, **arrays)
+    os.replace(tmp, p)

@@ -1,0 +1,64 @@
+"""P1 instance synthesis (theory P1.6, common.md §8).
+
+A = U diag(s) Vᵀ with orthonormal U (n×d) and orthogonal V (d×d); singular values
+s from ‖A‖ = R down to R/κ; optional heavy rows; a target b that is planted,
+random in the simplex, or adversarial ±e_k; and uniform weights from the PD rule
+w_i² = C_w + l/σ_min(A)² (assumption A3).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def singular_values(d: int, kappa: float, R: float, rank: int | None, profile: str) -> np.ndarray:
+    """Singular spectrum: the first ``rank`` values follow ``profile`` from R, the rest sit at R/κ.
+
+    geometric: s_1..s_r geometric from R to R/κ; step: s_1..s_r = R.
+    """
+    r = d if rank is None else rank
+    s = np.full(d, R / kappa)
+    if profile == "geometric":
+        s[:r] = np.geomspace(R, R / kappa, r) if r > 1 else R
+    elif profile == "step":
+        s[:r] = R
+    else:
+        raise ValueError(f"unknown spectrum profile {profile!r}")
+    return s
+
+
+def softmax_np(u: np.ndarray) -> np.ndarray:
+    e = np.exp(u - u.max())
+    return e / e.sum()
+
+
+def pd_weights(A: np.ndarray, C_w: float, l: float) -> np.ndarray:
+    """w_i = sqrt(C_w + l/σ_min(A)²) for every row (theory P1.3, A3)."""
+    smin = np.linalg.svd(A, compute_uv=False)[-1]
+    w2 = C_w + (l / smin**2 if l > 0 else 0.0)
+    return np.full(A.shape[0], np.sqrt(w2))
+
+
+def synthesize_p1(cfg, seed: int) -> dict[str, np.ndarray]:
+    """Build (A, b, w, x_true) from a ``data`` config (see pipeline.schema.SyntheticData)."""
+    rng = np.random.default_rng(seed)
+    n, d = int(cfg.n), int(cfg.d)
+    U, _ = np.linalg.qr(rng.standard_normal((n, d)))
+    V, _ = np.linalg.qr(rng.standard_normal((d, d)))
+    s = singular_values(d, float(cfg.kappa), float(cfg.R), cfg.rank, str(cfg.spectrum))
+    A = (U * s) @ V.T
+    if cfg.heavy_fraction > 0:
+        k = max(1, int(round(cfg.heavy_fraction * n)))
+        A[rng.choice(n, size=k, replace=False)] *= cfg.heavy_scale
+    x_true = rng.standard_normal(d)
+    x_true *= cfg.x_true_norm / np.linalg.norm(x_true)
+    if cfg.b == "planted":
+        b = softmax_np(A @ x_true)
+    elif cfg.b == "simplex":
+        b = rng.dirichlet(np.ones(n))
+    else:
+        b = np.zeros(n)
+        b[rng.integers(n)] = float(cfg.adversarial_sign)
+    if cfg.noise > 0 and cfg.b != "adversarial":
+        b = (1.0 - cfg.noise) * b + cfg.noise * rng.dirichlet(np.ones(n))
+    w = pd_weights(A, float(cfg.C_w), float(cfg.l))
+    return {"A": A, "b": b, "w": w, "x_true": x_true}

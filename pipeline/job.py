@@ -1,0 +1,183 @@
+"""One job: synthesize (or load) the instance, solve it, write the files of record, mirror to MLflow.
+
+The stage modules and ``python -m pipeline`` call :func:`run`; it holds no
+mathematics (that is in kernels/, problems/, solvers/).
+"""
+from __future__ import annotations
+
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from pipeline import tracking
+from pipeline.data import Instance, build_instance
+from pipeline.paths import project_root
+from pipeline.problems import PROBLEMS, CountingOracle
+from pipeline.results import config_hash, write_json, write_solution
+from pipeline.schema import validate
+from pipeline.solvers import StopRule, make_solver
+from pipeline.solvers.base import DIVERGED, MAX_ITER
+
+SUMMARY = "summary.json"
+
+
+def initial_point(cfg: DictConfig, dim: int, dtype, device) -> torch.Tensor:
+    """x0 = 0 (``zeros``), or a point of norm ``x0_radius`` in a direction drawn from ``seed`` (``sphere``)."""
+    if cfg.x0 == "zeros":
+        return torch.zeros(dim, dtype=dtype, device=device)
+    g = torch.Generator(device="cpu").manual_seed(int(cfg.seed) + 7919)
+    v = torch.randn(dim, generator=g, dtype=torch.float64)
+    return (cfg.x0_radius * v / torch.linalg.vector_norm(v)).to(dtype=dtype, device=device)
+
+
+def setup(cfg: DictConfig) -> Instance:
+    """Validate the config and build the instance; raises ConfigError/DataError (exit 2)."""
+    validate(cfg)
+    return build_instance(cfg, Path(project_root()) / ".cache" / "instances")
+
+
+class Progress:
+    """A rich progress line for long solves (only on a terminal)."""
+
+    def __init__(self, enabled: bool, label: str, max_iter: int):
+        self.bar = None
+        if enabled and sys.stderr.isatty():
+            from rich.progress import BarColumn, Progress as RP, TextColumn, TimeElapsedColumn
+
+            self.bar = RP(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"),
+                          TimeElapsedColumn(), transient=True)
+            self.task = self.bar.add_task(label, total=max_iter, info="")
+            self.bar.start()
+
+    def update(self, iteration: int, info: str) -> None:
+        if self.bar is not None:
+            self.bar.update(self.task, completed=iteration, info=info)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def run(cfg: DictConfig, output_dir: Path, parent_run_id: Optional[str] = None,
+        overrides: Optional[list[str]] = None) -> dict:
+    """Run one job and return its summary (also written to ``output_dir/summary.json``)."""
+    t_start = time.perf_counter()
+    inst = setup(cfg)
+    dtype = getattr(torch, cfg.dtype)
+    device = torch.device(cfg.device)
+    problem = PROBLEMS[cfg.problem.name].from_arrays(inst.arrays, dtype=dtype, device=device)
+    x_star = torch.as_tensor(inst.x_star, dtype=dtype, device=device)
+    x0 = initial_point(cfg, problem.dim, dtype, device)
+    solver_params = OmegaConf.to_object(cfg.solver)
+    solver = make_solver(solver_params)
+    stop = StopRule(eps=cfg.stop.eps, gtol=cfg.stop.gtol, max_iter=cfg.stop.max_iter,
+                    max_time_s=cfg.stop.max_time_s, f_star=inst.f_star)
+    chash = config_hash(cfg)
+    output_dir.mkdir(parents=True, exist_ok=True)
+
+    logger = None
+    if cfg.tracking.backend != "off":
+        tags = dict(tracking.base_tags(cfg, project_root()), config_hash=chash,
+                    solver=solver_params.label, instance=inst.key)
+        run_name = f"{solver_params.label} seed={cfg.seed}" + (f" {' '.join(overrides)}" if overrides else "")
+        logger = tracking.RunLogger(cfg.tracking.uri, cfg.tracking.experiment, cfg.tracking.artifact_root,
+                                    run_name[:250], tags, parent_run_id)
+    ctx = logger if logger is not None else _Null()
+    with ctx:
+        if logger is not None:
+            params = tracking.config_params(cfg)
+            params.update({f"instance.{k}": f"{v:.6g}" for k, v in inst.constants.items()})
+            logger.log_params(params)
+        prog = Progress(cfg.progress, solver_params.label, cfg.stop.max_iter)
+        gap0 = {}
+
+        def observe(rec) -> None:
+            gap0.setdefault("g", rec.loss - inst.f_star)
+            rel = (rec.loss - inst.f_star) / gap0["g"] if gap0["g"] > 0 else 0.0
+            if logger is not None:
+                logger.metrics({"loss": rec.loss, "grad_norm": rec.grad_norm, "distance": rec.distance,
+                                "relative_gap": rel if math.isfinite(rel) else None}, step=rec.iteration)
+            prog.update(rec.iteration, f"gap {rel:.2e}")
+
+        try:
+            trace = solver.run(CountingOracle(problem), x0, stop, observe, x_star=x_star)
+        finally:
+            prog.close()
+
+        x = trace.x if trace.x is not None else x0
+        final_loss, final_grad = (float(v) if v.ndim == 0 else float(torch.linalg.vector_norm(v))
+                                  for v in problem.loss_grad(x))
+        status = "diverged" if trace.status == DIVERGED else "finished"
+        to_eps = trace.iterations_to_eps(cfg.stop.eps_grid)
+        summary = {
+            "status": status,
+            "converged": to_eps.get(f"{cfg.stop.eps:g}") is not None or trace.status not in (DIVERGED, MAX_ITER),
+            "message": trace.message,
+            "final_loss": final_loss,
+            "final_grad_norm": final_grad,
+            "final_distance": float(torch.linalg.vector_norm(x - x_star)),
+            "final_relative_gap": float(trace.relative_gap()[-1]) if trace.records else None,
+            "iterations": trace.iterations,
+            "iterations_to_eps": to_eps,
+            "iterations_per_decade": trace.iterations_per_decade(),
+            "wall_time_s": trace.records[-1].time_s if trace.records else 0.0,
+            "job_time_s": None,
+            "config_hash": chash,
+            "solver": solver_params.label,
+            "problem": cfg.problem.name,
+            "paper": cfg.problem.paper,
+            "study": cfg.study.name if cfg.get("study") else None,
+            "seed": int(cfg.seed),
+            "instance_key": inst.key,
+            "instance": inst.constants,
+            "f_star": inst.f_star,
+            "oracle_calls": trace.oracle_calls,
+            "overrides": _override_map(overrides),
+            "mlflow_run_id": logger.run_id if logger else None,
+        }
+        write_solution(output_dir / "solution.npz", x.detach().cpu().numpy())
+        trace.to_frame().to_parquet(output_dir / "trace.parquet", index=False)
+        (output_dir / "config.yaml").write_text(OmegaConf.to_yaml(_no_hydra(cfg), resolve=True))
+        summary["job_time_s"] = time.perf_counter() - t_start
+        write_json(output_dir / SUMMARY, summary)
+        if logger is not None:
+            logger.metrics({"final_loss": final_loss, "final_grad_norm": final_grad,
+                            "final_distance": summary["final_distance"], "iterations": trace.iterations,
+                            "wall_time_s": summary["wall_time_s"],
+                            "iterations_per_decade": summary["iterations_per_decade"],
+                            **{f"iterations_to_eps_{k}": v for k, v in to_eps.items()},
+                            **{f"oracle_{k}": v for k, v in trace.oracle_calls.items()}},
+                           step=trace.iterations)
+            logger.set_tags({"status": status})
+            logger.artifacts([output_dir / "config.yaml", output_dir / "trace.parquet", output_dir / SUMMARY])
+            logger.end("FINISHED")
+    return summary
+
+
+def _override_map(overrides: Optional[list[str]]) -> dict[str, str]:
+    out = {}
+    for o in overrides or []:
+        if "=" in o:
+            k, v = o.split("=", 1)
+            out[k.lstrip("+~")] = v
+    return out
+
+
+def _no_hydra(cfg: DictConfig) -> DictConfig:
+    c = OmegaConf.to_container(cfg, resolve=True)
+    c.pop("hydra", None)
+    return OmegaConf.create(c)
+
+
+class _Null:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        return False

@@ -1,0 +1,158 @@
+"""``python -m pipeline.plot +study=NAME``: the study's table, power-law fits and figure.
+
+Reads only the files of record (``summary.json`` under the study's run folder)
+and writes, under ``<results_dir>/<study>/``: ``table.csv`` (one row per run),
+``fit.csv`` and ``fit.md`` (fitted slope per solver against the predicted law
+and its band), and ``<results_dir>/figures/<study>.png``.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+from omegaconf import DictConfig
+
+from pipeline.errors import ConfigError
+from pipeline.fits import fit_power_law
+from pipeline.results import summaries_frame
+
+
+def study_paths(cfg: DictConfig) -> dict[str, Path]:
+    root = Path(cfg.results_dir)
+    name = cfg.study.name
+    return {"runs": root / name / "runs", "table": root / name / "table.csv", "fit_csv": root / name / "fit.csv",
+            "fit_md": root / name / "fit.md", "figure": root / "figures" / f"{name}.png"}
+
+
+def law_for(study, group: str):
+    for law in study.laws:
+        if group in law.solvers:
+            return law
+    return None
+
+
+def fit_table(df, study):
+    import pandas as pd
+
+    rows = []
+    for group, sub in sorted(df.groupby(study.group_by), key=lambda kv: str(kv[0])):
+        fit = fit_power_law(sub[study.x], sub[study.y])
+        law = law_for(study, group)
+        missing = int(sub[study.y].isna().sum())
+        row = {"group": group, "runs": len(sub), "not_reached": missing,
+               "slope": fit.slope if fit else np.nan, "ci_low": fit.ci_low if fit else np.nan,
+               "ci_high": fit.ci_high if fit else np.nan,
+               "theory_slope": law.slope if law else np.nan,
+               "band_low": law.band[0] if law else np.nan, "band_high": law.band[1] if law else np.nan}
+        if law is None or fit is None:
+            row["verdict"] = "no law" if law is None else "no fit"
+        else:
+            ok = law.band[0] <= fit.slope <= law.band[1] and missing == 0
+            row["verdict"] = "pass" if ok else "fail"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def draw(df, fits, study, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7.2, 4.8), dpi=120)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    markers = "osD^vP*X"
+    xs_all = df[study.x].to_numpy(float)
+    xgrid = np.geomspace(np.nanmin(xs_all) / 1.2, np.nanmax(xs_all) * 1.2, 50)
+    for i, (group, sub) in enumerate(sorted(df.groupby(study.group_by), key=lambda kv: str(kv[0]))):
+        c, m = colors[i % len(colors)], markers[i % len(markers)]
+        fit = fit_power_law(sub[study.x], sub[study.y])
+        row = fits[fits.group == group].iloc[0]
+        label = f"{group}: slope {fit.slope:.2f}" if fit else f"{group}"
+        if row.verdict in ("pass", "fail"):
+            label += f" (theory {row.theory_slope:g}, band [{row.band_low:g}, {row.band_high:g}]: {row.verdict})"
+        ax.scatter(sub[study.x], sub[study.y], color=c, marker=m, s=22, alpha=0.8, label=label, zorder=3)
+        if fit:
+            ax.plot(xgrid, fit.predict(xgrid), color=c, lw=1.2, zorder=2)
+            law = law_for(study, group)
+            if law is not None:
+                ok = np.isfinite(sub[study.y].to_numpy(float))
+                x0 = float(np.exp(np.mean(np.log(sub[study.x].to_numpy(float)[ok]))))
+                y0 = float(np.exp(np.mean(np.log(sub[study.y].to_numpy(float)[ok]))))
+                ax.plot(xgrid, y0 * (xgrid / x0) ** law.slope, color=c, lw=1.0, ls="--", alpha=0.7, zorder=1)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(study.x_label or study.x)
+    ax.set_ylabel(study.y_label or study.y)
+    ax.set_title(study.title or study.name, fontsize=11)
+    ax.grid(True, which="both", alpha=0.25)
+    ax.plot([], [], color="gray", lw=1.2, label="solid: least-squares fit in log-log")
+    ax.plot([], [], color="gray", lw=1.0, ls="--", label="dashed: theory slope through the data's centre")
+    ax.legend(fontsize=7, loc="upper left", frameon=True)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, metadata={"Software": None})
+    plt.close(fig)
+
+
+def fmt_md(fits) -> str:
+    head = "| solver | runs | not reached | fitted slope | 95% CI | theory | band | verdict |\n|---|---|---|---|---|---|---|---|\n"
+    body = "".join(
+        f"| {r.group} | {r.runs} | {r.not_reached} | {r.slope:.3f} | [{r.ci_low:.3f}, {r.ci_high:.3f}] | "
+        f"{'' if np.isnan(r.theory_slope) else f'{r.theory_slope:g}'} | "
+        f"{'' if np.isnan(r.band_low) else f'[{r.band_low:g}, {r.band_high:g}]'} | {r.verdict} |\n"
+        for r in fits.itertuples())
+    return head + body
+
+
+def plot_study(cfg: DictConfig) -> dict:
+    study = cfg.get("study")
+    if study is None:
+        raise ConfigError("study", "the plot stage needs a study: python -m pipeline.plot +study=NAME")
+    paths = study_paths(cfg)
+    df = summaries_frame(paths["runs"])
+    if df.empty:
+        raise ConfigError("study", f"no run summaries under {paths['runs']}; run the study first: "
+                                   f"python -m pipeline -m +study={study.name}")
+    for col in (study.x, study.y, study.group_by):
+        if col not in df.columns:
+            raise ConfigError("study.x" if col == study.x else "study.y" if col == study.y else "study.group_by",
+                              f"column {col!r} not found in the run summaries")
+    df[study.y] = df[study.y].astype(float)
+    df = df.sort_values([study.group_by, "seed", study.x]).reset_index(drop=True)
+    keep = [c for c in df.columns if not c.startswith("_") and c not in ("wall_time_s", "job_time_s", "mlflow_run_id",
+                                                                          "oracle_calls")]
+    paths["table"].parent.mkdir(parents=True, exist_ok=True)
+    df[keep].to_csv(paths["table"], index=False, float_format="%.6g")
+    fits = fit_table(df, study)
+    fits.to_csv(paths["fit_csv"], index=False, float_format="%.6g")
+    paths["fit_md"].write_text(f"# {study.title or study.name}\n\n{fmt_md(fits)}")
+    draw(df, fits, study, paths["figure"])
+    _mirror(cfg, paths)
+    print(fmt_md(fits))
+    print(f"figure: {paths['figure']}")
+    return {"figure": str(paths["figure"]), "fits": fits.to_dict("records")}
+
+
+def _mirror(cfg: DictConfig, paths: dict[str, Path]) -> None:
+    """Attach the figure and fit table to the sweep's parent MLflow run, if there is one."""
+    from pipeline import tracking
+
+    parent = tracking.parent_of(str(paths["runs"]))
+    if parent and cfg.tracking.backend != "off":
+        from mlflow.tracking import MlflowClient
+
+        client = MlflowClient(tracking_uri=cfg.tracking.uri)
+        for p in (paths["figure"], paths["fit_csv"], paths["fit_md"], paths["table"]):
+            client.log_artifact(parent, str(p))
+
+
+def main() -> None:
+    from pipeline.cli import main as cli_main
+
+    sys.exit(cli_main(plot_study, extra_check=None))
+
+
+if __name__ == "__main__":
+    main()

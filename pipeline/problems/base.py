@@ -1,0 +1,75 @@
+"""The problem contract and oracle counting (DESIGN.md §3).
+
+A problem holds its instance tensors and exposes ``loss``, ``grad``,
+``loss_grad``, ``hess``, ``hvp`` and ``stats``. Solvers see it through
+:class:`CountingOracle`, so that every loss, gradient, Hessian build and
+Hessian-vector product they ask for is counted.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from typing import Protocol
+
+import torch
+from torch import Tensor
+
+
+class Problem(Protocol):
+    name: str
+    paper: str
+    dim: int
+
+    def loss(self, x: Tensor) -> Tensor: ...
+    def grad(self, x: Tensor) -> Tensor: ...
+    def loss_grad(self, x: Tensor) -> tuple[Tensor, Tensor]: ...
+    def hess(self, x: Tensor) -> Tensor: ...
+    def hvp(self, x: Tensor, v: Tensor) -> Tensor: ...
+    def stats(self, x: Tensor) -> dict[str, float]: ...
+
+
+def spectral_stats(H: Tensor) -> dict[str, float]:
+    """ℓ = λ_max, μ = λ_min, κ = ℓ/μ and effective rank r = tr(H)/‖H‖ of a symmetric matrix."""
+    ev = torch.linalg.eigvalsh(0.5 * (H + H.T))
+    ell, mu = float(ev[-1]), float(ev[0])
+    top = float(ev.abs().max())
+    return {
+        "ell": ell,
+        "mu": mu,
+        "kappa": ell / mu if mu > 0 else float("inf"),
+        "effective_rank": float(ev.sum()) / top if top > 0 else 0.0,
+    }
+
+
+class CountingOracle:
+    """Wraps a problem and counts oracle calls by kind: loss, grad, hess, hvp."""
+
+    def __init__(self, problem: Problem):
+        self.problem = problem
+        self.calls: Counter[str] = Counter()
+        self.dim = problem.dim
+        self.dtype = getattr(problem, "dtype", torch.float64)
+        self.device = getattr(problem, "device", torch.device("cpu"))
+
+    def loss(self, x: Tensor) -> Tensor:
+        self.calls["loss"] += 1
+        return self.problem.loss(x)
+
+    def grad(self, x: Tensor) -> Tensor:
+        self.calls["grad"] += 1
+        return self.problem.grad(x)
+
+    def loss_grad(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        self.calls["loss"] += 1
+        self.calls["grad"] += 1
+        return self.problem.loss_grad(x)
+
+    def hess(self, x: Tensor) -> Tensor:
+        self.calls["hess"] += 1
+        return self.problem.hess(x)
+
+    def hvp(self, x: Tensor, v: Tensor) -> Tensor:
+        self.calls["hvp"] += 1
+        return self.problem.hvp(x, v)
+
+    def __getattr__(self, name):  # structured pieces and constants pass through, uncounted
+        return getattr(self.problem, name)

@@ -1,0 +1,80 @@
+"""Files of record: run summaries and traces, and the tidy tables built from them.
+
+Every run writes ``summary.json`` (keys of DESIGN.md §3 plus provenance) and its
+solution; the plot and report stages read only these files.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from omegaconf import DictConfig, OmegaConf
+
+#: Config keys that do not change a run's results (excluded from ``config_hash``).
+NON_RESULT_KEYS = ("tracking", "progress", "results_dir", "hydra", "claims", "threads")
+
+
+def config_hash(cfg: DictConfig) -> str:
+    """Hash of the resolved config minus tracking and output settings."""
+    c = OmegaConf.to_container(cfg, resolve=True)
+    for k in NON_RESULT_KEYS:
+        c.pop(k, None)
+    if isinstance(c.get("data"), dict):
+        c["data"].pop("cache", None)
+    return hashlib.sha256(json.dumps(c, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _clean(v: Any) -> Any:
+    if isinstance(v, float) and not math.isfinite(v):
+        return None if math.isnan(v) else ("inf" if v > 0 else "-inf")
+    if isinstance(v, dict):
+        return {k: _clean(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_clean(x) for x in v]
+    if isinstance(v, np.generic):
+        return _clean(v.item())
+    return v
+
+
+def write_json(path: Path, obj: Any) -> None:
+    """Write JSON atomically with sorted keys and stable float formatting."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(_clean(obj), indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+
+
+def write_solution(path: Path, x: np.ndarray) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as fh:
+        np.savez(fh, x=x)
+    os.replace(tmp, path)
+
+
+def read_summaries(root: Path) -> list[dict]:
+    """All ``summary.json`` files below ``root``, sorted by path."""
+    return [json.loads(p.read_text()) | {"_path": str(p.parent)} for p in sorted(Path(root).rglob("summary.json"))]
+
+
+def summaries_frame(root: Path):
+    """One row per run: solver, seed, instance constants and iterations to each ε."""
+    import pandas as pd
+
+    rows = []
+    for s in read_summaries(root):
+        row = {k: v for k, v in s.items() if not isinstance(v, dict)}
+        for k, v in s.get("instance", {}).items():
+            row[f"instance.{k}"] = v
+        for k, v in s.get("iterations_to_eps", {}).items():
+            row[f"iterations_to_eps.{k}"] = v
+        for k, v in s.get("overrides", {}).items():
+            row[f"config.{k}"] = v
+        for k, v in s.get("oracle_calls", {}).items():
+            row[f"oracle.{k}"] = v
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -1,0 +1,276 @@
+"""Structured configs: the typed shape of every config group, and range validation.
+
+Types are enforced by OmegaConf when Hydra composes the config (a non-numeric
+``data.n`` fails at composition). Ranges, choices and cross-field rules are
+declared here as field metadata and checked by :func:`validate` before any work
+starts. Every error names the full config key.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields, is_dataclass
+from typing import Any, Dict, List, Optional
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
+
+from pipeline.errors import ConfigError
+
+
+def spec(default: Any = MISSING, *, ge=None, gt=None, le=None, lt=None, choices=None, **kw):
+    """A dataclass field with a declared range or set of choices."""
+    meta = {k: v for k, v in dict(ge=ge, gt=gt, le=le, lt=lt, choices=choices).items() if v is not None}
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda d=default: type(d)(d), metadata=meta, **kw)
+    return field(default=default, metadata=meta, **kw)
+
+
+# --------------------------------------------------------------------------- data
+@dataclass
+class SyntheticData:
+    """P1 instance generator (theory P1.6): A = U diag(s) Vᵀ, target b, PD weights w."""
+
+    kind: str = spec("synthetic", choices=("synthetic",))
+    n: int = spec(1000, ge=2)
+    d: int = spec(10, ge=1)
+    rank: Optional[int] = spec(None, ge=1)
+    kappa: float = spec(10.0, ge=1.0)
+    R: float = spec(1.0, gt=0.0)
+    spectrum: str = spec("geometric", choices=("geometric", "step"))
+    heavy_fraction: float = spec(0.0, ge=0.0, lt=1.0)
+    heavy_scale: float = spec(30.0, gt=0.0)
+    b: str = spec("planted", choices=("planted", "simplex", "adversarial"))
+    x_true_norm: float = spec(1.0, ge=0.0)
+    noise: float = spec(0.0, ge=0.0, le=1.0)
+    adversarial_sign: int = spec(1, choices=(1, -1))
+    C_w: float = spec(0.25, ge=0.0)
+    l: float = spec(1.0, ge=0.0)
+    cache: bool = True
+
+    @staticmethod
+    def check(node: DictConfig, prefix: str) -> None:
+        if node.n < node.d:
+            raise ConfigError(f"{prefix}.n", f"must be ≥ {prefix}.d = {node.d} (A is n×d with n ≥ d), got {node.n}")
+        if node.rank is not None and node.rank > node.d:
+            raise ConfigError(f"{prefix}.rank", f"must be ≤ {prefix}.d = {node.d}, got {node.rank}")
+        check_memory(f"{prefix}.n", 8 * node.n * node.d * 4)
+
+
+@dataclass
+class FileData:
+    """An external instance: an ``.npz`` file with arrays A (n×d), b (n) and w (n)."""
+
+    kind: str = spec("file", choices=("file",))
+    path: str = MISSING
+    cache: bool = True
+
+
+# --------------------------------------------------------------------------- problem
+@dataclass
+class ProblemConfig:
+    name: str = "softmax_regression"
+    paper: str = "P1"
+
+
+# --------------------------------------------------------------------------- run control
+@dataclass
+class StopConfig:
+    """When a solver stops; ε is the loss gap relative to the start, (L - L*)/(L(x0) - L*)."""
+
+    eps: float = spec(1e-8, gt=0.0, lt=1.0)
+    gtol: float = spec(0.0, ge=0.0)
+    max_iter: int = spec(100_000, ge=1)
+    max_time_s: float = spec(600.0, gt=0.0)
+    eps_grid: List[float] = spec([1e-2, 1e-4, 1e-6, 1e-8])
+
+    @staticmethod
+    def check(node: DictConfig, prefix: str) -> None:
+        for i, e in enumerate(node.eps_grid):
+            if not (0.0 < e < 1.0):
+                raise ConfigError(f"{prefix}.eps_grid[{i}]", f"must lie in (0, 1), got {e}")
+
+
+@dataclass
+class ReferenceConfig:
+    """Reference optimum x* (common.md §5): exact Newton until ‖∇L‖ ≤ gtol."""
+
+    gtol: float = spec(1e-12, gt=0.0)
+    max_iter: int = spec(200, ge=1)
+
+
+@dataclass
+class TrackingConfig:
+    backend: str = spec("sqlite", choices=("sqlite", "server", "off"))
+    uri: str = "sqlite:///${lab.root:}/mlflow.db"
+    experiment: str = "softmax-lab"
+    artifact_root: str = "${lab.root:}/mlartifacts"
+    curve_points: int = spec(200, ge=2)
+
+    @staticmethod
+    def check(node: DictConfig, prefix: str) -> None:
+        if node.backend == "off":
+            return
+        uri = str(node.uri)
+        if node.backend == "sqlite" and not uri.startswith("sqlite:////"):
+            raise ConfigError(f"{prefix}.uri", f"must be an absolute sqlite URI (sqlite:////abs/path.db), got {uri!r}")
+        if node.backend == "server" and not uri.startswith(("http://", "https://")):
+            raise ConfigError(f"{prefix}.uri", f"must be an http(s) URI of an mlflow server, got {uri!r}")
+
+
+@dataclass
+class VerifyProfile:
+    """Sizes of the numerical checks of the verify stage."""
+
+    gradient_points: int = spec(20, ge=1)
+    bound_ns: List[int] = spec([2, 3, 5, 10, 20])
+    bound_restarts: int = spec(15, ge=1)
+    pd_points: int = spec(1000, ge=1)
+    pd_Rs: List[float] = spec([1.0, 2.0, 4.0])
+    lipschitz_points: int = spec(4000, ge=1)
+    lipschitz_Rs: List[float] = spec([0.5, 1.0, 2.0, 3.0, 4.0])
+    lipschitz_ns: List[int] = spec([20, 200, 2000])
+
+
+@dataclass
+class ProfileConfig:
+    name: str = spec("quick", choices=("quick", "full", "ci"))
+    verify: VerifyProfile = field(default_factory=VerifyProfile)
+
+
+# --------------------------------------------------------------------------- study
+@dataclass
+class LawConfig:
+    """A predicted power law y ∝ x^slope for some solvers, with its pass band on the fitted slope."""
+
+    solvers: List[str] = MISSING
+    slope: float = MISSING
+    band: List[float] = MISSING
+    source: str = ""
+
+
+@dataclass
+class StudyConfig:
+    name: str = MISSING
+    paper: str = MISSING
+    claims: List[str] = spec([])
+    title: str = ""
+    x: str = MISSING
+    x_label: str = ""
+    y: str = MISSING
+    y_label: str = ""
+    group_by: str = "solver"
+    laws: List[LawConfig] = spec([])
+    grid: Dict[str, Dict[str, str]] = spec({})
+
+
+# --------------------------------------------------------------------------- primary
+@dataclass
+class LabConfig:
+    problem: Any = MISSING
+    data: Any = MISSING
+    solver: Any = MISSING
+    tracking: Any = MISSING
+    profile: Any = MISSING
+    study: Optional[StudyConfig] = None
+    stop: StopConfig = field(default_factory=StopConfig)
+    reference: ReferenceConfig = field(default_factory=ReferenceConfig)
+    seed: int = spec(0, ge=0)
+    dtype: str = spec("float64", choices=("float64", "float32"))
+    device: str = "cpu"
+    x0: str = spec("sphere", choices=("zeros", "sphere"))
+    x0_radius: float = spec(1.0, ge=0.0)
+    progress: bool = True
+    threads: Optional[int] = spec(None, ge=1)
+    claims: List[str] = spec([])
+    results_dir: str = "${lab.root:}/results"
+
+    @staticmethod
+    def check(node: DictConfig, prefix: str) -> None:
+        import torch
+
+        try:
+            dev = torch.device(node.device)
+        except RuntimeError as exc:
+            raise ConfigError("device", f"not a torch device: {node.device!r} ({exc})") from None
+        if dev.type == "cuda" and not torch.cuda.is_available():
+            raise ConfigError("device", "cuda requested but no CUDA device is available")
+
+
+def check_memory(key: str, nbytes: int, fraction: float = 0.5) -> None:
+    """Refuse sizes whose memory estimate exceeds a fraction of the machine's memory."""
+    try:
+        import os
+
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return
+    if nbytes > fraction * total:
+        raise ConfigError(key, f"needs about {nbytes / 2**30:.1f} GiB, more than {fraction:.0%} of this machine's {total / 2**30:.1f} GiB")
+
+
+# --------------------------------------------------------------------------- validation
+def _check_value(key: str, value: Any, meta: dict) -> None:
+    if value is None:
+        return
+    if "choices" in meta and value not in meta["choices"]:
+        raise ConfigError(key, f"must be one of {list(meta['choices'])}, got {value!r}")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(key, f"must be finite, got {value}")
+        for op, bad, word in (("ge", lambda v, b: v < b, "≥"), ("gt", lambda v, b: v <= b, ">"),
+                              ("le", lambda v, b: v > b, "≤"), ("lt", lambda v, b: v >= b, "<")):
+            if op in meta and bad(value, meta[op]):
+                raise ConfigError(key, f"must be {word} {meta[op]}, got {value}")
+
+
+def _validate_node(node: Any, prefix: str) -> None:
+    if not isinstance(node, DictConfig):
+        return
+    typ = OmegaConf.get_type(node)
+    if typ is not None and is_dataclass(typ):
+        for f in fields(typ):
+            key = f"{prefix}.{f.name}" if prefix else f.name
+            if OmegaConf.is_missing(node, f.name):
+                raise ConfigError(key, "is required but was not given")
+            value = node[f.name]
+            if isinstance(value, ListConfig):
+                for i, item in enumerate(value):
+                    _check_value(f"{key}[{i}]", item, f.metadata)
+                    _validate_node(item, f"{key}[{i}]")
+            elif isinstance(value, DictConfig):
+                _validate_node(value, key)
+            else:
+                _check_value(key, value, f.metadata)
+        check = getattr(typ, "check", None)
+        if check is not None:
+            check(node, prefix)
+    else:
+        for k in node.keys():
+            _validate_node(node[k], f"{prefix}.{k}" if prefix else str(k))
+
+
+def validate(cfg: DictConfig) -> None:
+    """Check ranges, choices and cross-field rules of a composed config; raise ConfigError."""
+    from omegaconf.errors import OmegaConfBaseException
+
+    try:
+        _validate_node(cfg, "")
+    except OmegaConfBaseException as exc:
+        key = getattr(exc, "full_key", None) or "config"
+        raise ConfigError(str(key), str(exc).splitlines()[0]) from None
+
+
+def register_configs() -> None:
+    """Register the schemas in Hydra's ConfigStore (used by the YAML files' defaults lists)."""
+    from pipeline.solvers import SOLVERS
+
+    cs = ConfigStore.instance()
+    cs.store(name="lab_schema", node=LabConfig)
+    cs.store(group="data", name="synthetic_schema", node=SyntheticData)
+    cs.store(group="data", name="file_schema", node=FileData)
+    cs.store(group="problem", name="problem_schema", node=ProblemConfig)
+    cs.store(group="tracking", name="tracking_schema", node=TrackingConfig)
+    cs.store(group="profile", name="profile_schema", node=ProfileConfig)
+    cs.store(group="study", name="study_schema", node=StudyConfig, package="study")
+    for name, solver in SOLVERS.items():
+        cs.store(group="solver", name=f"{name}_schema", node=solver.Params)

@@ -1,0 +1,23 @@
+"""Solvers, one module per method; ``SOLVERS`` maps the config ``solver.name`` to the class.
+
+To add a solver: write a module with a ``Params`` dataclass and a class with
+``run(oracle, x0, stop, observe, x_star) -> Trace``, add it here and add a YAML
+file in conf/solver/. The shared battery in tests/pipeline/solvers runs it.
+"""
+from pipeline.solvers.base import Record, Recorder, StopRule, Trace
+from pipeline.solvers.gd import GradientDescent
+from pipeline.solvers.newton import Newton
+from pipeline.solvers.scipy_baselines import ScipyMinimize
+
+SOLVERS = {cls.name: cls for cls in (GradientDescent, Newton, ScipyMinimize)}
+
+
+def make_solver(params):
+    """Instantiate the solver that ``params.name`` names, from a Params instance or a mapping."""
+    cls = SOLVERS[params["name"] if isinstance(params, dict) else params.name]
+    if isinstance(params, dict):
+        return cls(cls.Params(**params))
+    return cls(params)
+
+
+__all__ = ["SOLVERS", "make_solver", "Record", "Recorder", "StopRule", "Trace"]

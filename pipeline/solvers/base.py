@@ -1,0 +1,186 @@
+"""The solver contract: ``run(problem, x0, stop, observe) -> Trace`` (DESIGN.md §3).
+
+A solver drives its own iteration and hands every iterate to a :class:`Recorder`,
+which keeps the per-iteration records, checks the stopping rule, detects
+divergence and calls ``observe`` on a log-spaced schedule. Time spent recording
+and observing is excluded from the solver's time.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable, ClassVar, Optional, Protocol
+
+import numpy as np
+import torch
+from torch import Tensor
+
+FINISHED = "finished"
+DIVERGED = "diverged"
+MAX_ITER = "max_iter"
+
+
+@dataclass
+class StopRule:
+    """Stop when (L - L*)/(L0 - L*) ≤ eps (if L* is known), ‖∇L‖ ≤ gtol, or at max_iter / max_time_s."""
+
+    eps: float = 1e-8
+    gtol: float = 0.0
+    max_iter: int = 10_000
+    max_time_s: float = math.inf
+    f_star: Optional[float] = None
+    blowup: float = 1e8
+
+
+@dataclass
+class Record:
+    iteration: int
+    loss: float
+    grad_norm: float
+    time_s: float
+    distance: float = math.nan
+
+
+Observer = Callable[[Record], Optional[bool]]
+
+
+def log_schedule(max_iter: int, points: int = 200) -> set[int]:
+    """Iterations 0, 1, 2, … spaced evenly in log scale up to max_iter (about ``points`` of them)."""
+    if max_iter <= points:
+        return set(range(max_iter + 1))
+    grid = np.unique(np.round(np.logspace(0, math.log10(max_iter), points)).astype(int))
+    return {0, *grid.tolist()}
+
+
+@dataclass
+class Trace:
+    """Per-iteration records of one solve, with oracle counts and the final point."""
+
+    solver: str
+    records: list[Record] = field(default_factory=list)
+    status: str = FINISHED
+    message: str = ""
+    x: Optional[Tensor] = None
+    oracle_calls: dict[str, int] = field(default_factory=dict)
+    f_star: Optional[float] = None
+
+    @property
+    def iterations(self) -> int:
+        return self.records[-1].iteration if self.records else 0
+
+    def column(self, name: str) -> np.ndarray:
+        return np.array([getattr(r, name) for r in self.records], dtype=float)
+
+    def relative_gap(self) -> np.ndarray:
+        """(L_t - L*)/(L_0 - L*), or NaN when L* is unknown."""
+        loss = self.column("loss")
+        if self.f_star is None or len(loss) == 0:
+            return np.full(len(loss), np.nan)
+        gap0 = loss[0] - self.f_star
+        return (loss - self.f_star) / gap0 if gap0 > 0 else np.zeros_like(loss)
+
+    def iterations_to_eps(self, eps_grid) -> dict[str, Optional[int]]:
+        """First iteration whose relative loss gap is ≤ ε, for each ε (None if never reached)."""
+        gap = self.relative_gap()
+        it = self.column("iteration")
+        out: dict[str, Optional[int]] = {}
+        for eps in eps_grid:
+            hit = np.flatnonzero(gap <= eps)
+            out[f"{eps:g}"] = int(it[hit[0]]) if hit.size else None
+        return out
+
+    def iterations_per_decade(self, hi: float = 1e-2, lo: float = 1e-6) -> Optional[float]:
+        """T_dec: iterations per decade of the relative gap between ``hi`` and ``lo``."""
+        t = self.iterations_to_eps([hi, lo])
+        a, b = t[f"{hi:g}"], t[f"{lo:g}"]
+        if a is None or b is None:
+            return None
+        return (b - a) / math.log10(hi / lo)
+
+    def to_frame(self):
+        import pandas as pd
+
+        df = pd.DataFrame([r.__dict__ for r in self.records])
+        df["relative_gap"] = self.relative_gap()
+        return df
+
+
+class Recorder:
+    """Collects records, enforces the stop rule and times the solver without its observers."""
+
+    def __init__(self, solver: str, stop: StopRule, observe: Optional[Observer] = None,
+                 x_star: Optional[Tensor] = None, schedule_points: int = 200):
+        self.trace = Trace(solver=solver, f_star=stop.f_star)
+        self.stop = stop
+        self.observe = observe
+        self.x_star = x_star
+        self.schedule = log_schedule(stop.max_iter, schedule_points)
+        self._t0 = time.perf_counter()
+        self._excluded = 0.0
+        self._gap0: Optional[float] = None
+        self._loss0: Optional[float] = None
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self._t0 - self._excluded
+
+    def step(self, iteration: int, x: Tensor, loss: float, grad: Tensor) -> bool:
+        """Record iterate ``iteration``; return True when the solver must stop."""
+        t_in = time.perf_counter()
+        elapsed = t_in - self._t0 - self._excluded
+        loss = float(loss)
+        gnorm = float(torch.linalg.vector_norm(grad))
+        dist = float(torch.linalg.vector_norm(x - self.x_star)) if self.x_star is not None else math.nan
+        rec = Record(iteration, loss, gnorm, elapsed, dist)
+        self.trace.records.append(rec)
+        stop = self._decide(rec)
+        if self.observe is not None and (iteration in self.schedule or stop):
+            if self.observe(rec):
+                stop = True
+                self.trace.message = self.trace.message or "stopped by observer"
+        if stop:
+            self.trace.x = x.detach().clone()
+        self._excluded += time.perf_counter() - t_in
+        return stop
+
+    def _decide(self, rec: Record) -> bool:
+        tr, st = self.trace, self.stop
+        if self._loss0 is None:
+            self._loss0 = rec.loss
+            if st.f_star is not None:
+                self._gap0 = rec.loss - st.f_star
+        if not (math.isfinite(rec.loss) and math.isfinite(rec.grad_norm)):
+            tr.status, tr.message = DIVERGED, f"non-finite loss or gradient at iteration {rec.iteration}"
+            return True
+        if rec.loss > st.blowup * (abs(self._loss0) + 1.0):
+            tr.status, tr.message = DIVERGED, f"loss blew up to {rec.loss:.3e} at iteration {rec.iteration}"
+            return True
+        if self._gap0 is not None and self._gap0 > 0 and (rec.loss - st.f_star) <= st.eps * self._gap0:
+            tr.status, tr.message = FINISHED, f"relative loss gap ≤ {st.eps:g}"
+            return True
+        if rec.grad_norm <= st.gtol:
+            tr.status, tr.message = FINISHED, f"gradient norm ≤ {st.gtol:g}"
+            return True
+        if rec.iteration >= st.max_iter:
+            tr.status, tr.message = MAX_ITER, f"reached max_iter = {st.max_iter}"
+            return True
+        if rec.time_s > st.max_time_s:
+            tr.status, tr.message = MAX_ITER, f"reached max_time_s = {st.max_time_s:g}"
+            return True
+        return False
+
+    def fail(self, x: Tensor, status: str, message: str) -> Trace:
+        """End the run early (e.g. a line search that cannot make progress)."""
+        self.trace.status, self.trace.message = status, message
+        self.trace.x = x.detach().clone()
+        return self.trace
+
+
+class Solver(Protocol):
+    """What every solver module provides (see pipeline/solvers/gd.py for a small example)."""
+
+    name: ClassVar[str]
+    paper: ClassVar[str]
+
+    def run(self, problem, x0: Tensor, stop: StopRule, observe: Optional[Observer] = None,
+            x_star: Optional[Tensor] = None) -> Trace: ...

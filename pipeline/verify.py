@@ -1,0 +1,136 @@
+"""``python -m pipeline.verify [claims=[C1.1,C1.4]] [profile=full]``: run the claims' checks.
+
+Writes ``<results_dir>/verify/verdicts.json``, ``verdicts.csv`` and
+``verdicts.md`` (the ledger's rows) and mirrors each verdict to MLflow as a
+child run of one ``verify`` run. A failed claim is a finding, not an error:
+the exit status is 0 whenever every check ran.
+"""
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from pipeline.claims import CLAIMS, Context, Verdict
+from pipeline.errors import ConfigError
+from pipeline.paths import project_root
+from pipeline.results import write_json
+
+
+def select(cfg: DictConfig) -> list[str]:
+    wanted = list(cfg.claims) or sorted(CLAIMS, key=_order)
+    unknown = [c for c in wanted if c not in CLAIMS]
+    if unknown:
+        raise ConfigError("claims", f"unknown claim {unknown[0]!r}; registered: {', '.join(sorted(CLAIMS, key=_order))}")
+    return wanted
+
+
+def _order(cid: str):
+    head, _, num = cid.partition(".")
+    return (head, int(num) if num.isdigit() else num)
+
+
+def fmt(v) -> str:
+    if v is None:
+        return "unknown"
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
+def ledger_md(rows: list[dict]) -> str:
+    head = ("| claim | paper | statement | measured | paper bound | tight reference | verdict | slack |\n"
+            "|---|---|---|---|---|---|---|---|\n")
+    body = "".join(
+        f"| {r['claim']} | {r['paper']} | {r['statement']} | {fmt(r['measured'])} ({r['measured_label']}) | "
+        f"{fmt(r['bound']) if r['bound'] is not None else r['bound_label']} | {fmt(r['tight'])} | "
+        f"**{r['verdict']}** | {fmt(r['slack'])} |\n" for r in rows)
+    return head + body
+
+
+def verify(cfg: DictConfig) -> list[dict]:
+    ids = select(cfg)
+    ctx = Context(sizes=cfg.profile.verify, seed=int(cfg.seed), dtype=getattr(torch, cfg.dtype),
+                  device=torch.device(cfg.device))
+    out_dir = Path(cfg.results_dir) / "verify"
+    logger_parent = None
+    if cfg.tracking.backend != "off":
+        from pipeline import tracking
+
+        tracking.ensure_store(cfg.tracking.uri)
+        tags = dict(tracking.base_tags(cfg, project_root()), kind="verify", claims=",".join(ids))
+        logger_parent = tracking.RunLogger(cfg.tracking.uri, "verify", cfg.tracking.artifact_root,
+                                           f"verify {cfg.profile.name}", tags)
+    rows = []
+    ctx_mgr = logger_parent if logger_parent is not None else _Null()
+    with ctx_mgr:
+        for cid in ids:
+            c = CLAIMS[cid]
+            t0 = time.perf_counter()
+            v: Verdict = c.check(ctx)
+            row = v.as_dict()
+            row["seconds"] = time.perf_counter() - t0
+            row["mlflow_run_id"] = _mirror(cfg, logger_parent, row) if logger_parent else None
+            rows.append(row)
+            print(f"{cid:6s} {row['verdict']:4s}  measured {fmt(v.measured)} ({v.measured_label}); "
+                  f"bound {fmt(v.bound) if v.bound is not None else v.bound_label}; tight {fmt(v.tight)} "
+                  f"[{row['seconds']:.1f} s]")
+        stable = [{k: r[k] for k in r if k not in ("seconds", "mlflow_run_id")} for r in rows]
+        write_json(out_dir / "verdicts.json", stable)
+        _csv(out_dir / "verdicts.csv", stable)
+        (out_dir / "verdicts.md").write_text(f"# Verdicts ({cfg.profile.name} profile)\n\n{ledger_md(stable)}")
+        write_json(out_dir / "timing_verify.json", {r["claim"]: {"seconds": r["seconds"], "mlflow_run_id": r["mlflow_run_id"]}
+                                                   for r in rows})
+        if logger_parent is not None:
+            logger_parent.metrics({"passed": sum(r["passed"] for r in rows), "failed": sum(not r["passed"] for r in rows)})
+            logger_parent.artifacts([out_dir / "verdicts.json", out_dir / "verdicts.md"])
+            logger_parent.set_tags({"status": "finished"})
+            logger_parent.end("FINISHED")
+    print(f"verdicts: {out_dir / 'verdicts.md'}")
+    return rows
+
+
+def _csv(path: Path, rows: list[dict]) -> None:
+    import pandas as pd
+
+    flat = [{k: v for k, v in r.items() if k != "details"} for r in rows]
+    pd.DataFrame(flat).to_csv(path, index=False, float_format="%.6g")
+
+
+def _mirror(cfg: DictConfig, parent, row: dict) -> str:
+    from pipeline import tracking
+
+    tags = dict(tracking.base_tags(cfg, project_root()), claims=row["claim"], paper=row["paper"],
+                verdict=row["verdict"], kind="claim")
+    with tracking.RunLogger(cfg.tracking.uri, "verify", cfg.tracking.artifact_root, row["claim"], tags,
+                            parent.run_id) as log:
+        log.log_params({"statement": row["statement"], "criterion": row["criterion"],
+                        "bound_label": row["bound_label"], "measured_label": row["measured_label"],
+                        **{f"sizes.{k}": v for k, v in tracking.flatten(OmegaConf.to_container(cfg.profile.verify)).items()}})
+        log.metrics({"measured": row["measured"], "bound": row["bound"], "tight": row["tight"],
+                     "slack": row["slack"] if row["slack"] not in (None, float("inf")) else None,
+                     "passed": float(row["passed"]), "seconds": row["seconds"]})
+        log.set_tags({"status": "finished"})
+        log.end("FINISHED")
+        return log.run_id
+
+
+class _Null:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        return False
+
+
+def main() -> None:
+    from pipeline.cli import main as cli_main
+
+    sys.exit(cli_main(verify, extra_check=lambda cfg: select(cfg)))
+
+
+if __name__ == "__main__":
+    main()
