@@ -60,20 +60,23 @@ def _rmatvec(A: Tensor, y: Tensor) -> Tensor:
     return A.T @ y
 
 
-def loss(A: Tensor, b: Tensor, w: Tensor, x: Tensor) -> Tensor:
-    """L(x) = ½‖f(x) - b‖² + ½‖diag(w) A x‖² (P1 Def. 1.2)."""
-    u = _matvec(A, x)
-    c = softmax(u) - b
-    return 0.5 * (c @ c) + 0.5 * torch.sum((w * u) ** 2)
-
-
-def loss_and_gradient(A: Tensor, b: Tensor, w: Tensor, x: Tensor) -> tuple[Tensor, Tensor]:
-    """L(x) and ∇L(x) = Aᵀ(f∘c - ⟨f,c⟩ f) + Aᵀ(w∘w∘u) (theory P1.2, Gradient)."""
+def _forward(A: Tensor, b: Tensor, w: Tensor, x: Tensor):
+    """f = softmax(Ax), c = f - b, w∘u and L(x); shared so that every entry point agrees bitwise."""
     u = _matvec(A, x)
     f = softmax(u)
     c = f - b
     wu = w * u
-    value = 0.5 * (c @ c) + 0.5 * (wu @ wu)
+    return f, c, wu, 0.5 * (c @ c) + 0.5 * (wu @ wu)
+
+
+def loss(A: Tensor, b: Tensor, w: Tensor, x: Tensor) -> Tensor:
+    """L(x) = ½‖f(x) - b‖² + ½‖diag(w) A x‖² (P1 Def. 1.2)."""
+    return _forward(A, b, w, x)[3]
+
+
+def loss_and_gradient(A: Tensor, b: Tensor, w: Tensor, x: Tensor) -> tuple[Tensor, Tensor]:
+    """L(x) and ∇L(x) = Aᵀ(f∘c - ⟨f,c⟩ f) + Aᵀ(w∘w∘u) (theory P1.2, Gradient)."""
+    f, c, wu, value = _forward(A, b, w, x)
     fc = f * c
     y = fc - torch.sum(fc) * f + w * wu
     return value, _rmatvec(A, y)
@@ -116,7 +119,7 @@ def hessian(A: Tensor, b: Tensor, w: Tensor, x: Tensor) -> Tensor:
     """∇²L(x) = Aᵀ(B(x) + W²)A in O(nnz(A)·d) without forming B (theory P1.2)."""
     h = hessian_parts(A, b, w, x)
     if A.layout != torch.strided:
-        gram = (A.t() @ (A * h.D.unsqueeze(1))).to_dense()
+        gram = torch.sparse.mm(A.t(), (A * h.D.unsqueeze(1)).to_dense())
     else:
         gram = A.T @ (h.D.unsqueeze(1) * A)
     sp = torch.outer(h.s, h.p)

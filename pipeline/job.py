@@ -85,7 +85,7 @@ def run(cfg: DictConfig, output_dir: Path, parent_run_id: Optional[str] = None,
     if cfg.tracking.backend != "off":
         tags = dict(tracking.base_tags(cfg, project_root()), config_hash=chash,
                     solver=solver_params.label, instance=inst.key)
-        run_name = f"{solver_params.label} seed={cfg.seed}" + (f" {' '.join(overrides)}" if overrides else "")
+        run_name = run_label(solver_params.label, int(cfg.seed), overrides)
         logger = tracking.RunLogger(cfg.tracking.uri, cfg.tracking.experiment, cfg.tracking.artifact_root,
                                     run_name[:250], tags, parent_run_id)
     ctx = logger if logger is not None else _Null()
@@ -158,6 +158,13 @@ def run(cfg: DictConfig, output_dir: Path, parent_run_id: Optional[str] = None,
             logger.artifacts([output_dir / "config.yaml", output_dir / "trace.parquet", output_dir / SUMMARY])
             logger.end("FINISHED")
     return summary
+
+
+def run_label(solver: str, seed: int, overrides: Optional[list[str]]) -> str:
+    """A readable MLflow run name: the solver, then the job's own overrides (no bookkeeping keys)."""
+    skip = ("solver=", "seed=", "+study=", "study=", "profile=", "tracking", "hydra", "results_dir=", "progress=")
+    rest = [o for o in overrides or [] if not o.lstrip("+~").startswith(skip)]
+    return " ".join([solver, f"seed={seed}", *rest])
 
 
 def _override_map(overrides: Optional[list[str]]) -> dict[str, str]:

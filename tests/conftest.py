@@ -1,0 +1,55 @@
+"""Shared fixtures. Environment first: nothing may import triton or matplotlib before this."""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TRITON_INTERPRET", "1")
+os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ.setdefault("DVC_NO_ANALYTICS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def lab_root(tmp_path, monkeypatch):
+    """A temporary project root: results, instance cache and SQLite store go there."""
+    monkeypatch.setenv("SOFTMAX_LAB_ROOT", str(tmp_path))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    return tmp_path
+
+
+@pytest.fixture
+def store_uri(lab_root):
+    return f"sqlite:///{lab_root}/mlflow.db"
+
+
+@pytest.fixture
+def instance_file(tmp_path):
+    """A small well-posed external instance (A, b, w) as an .npz file."""
+    rng = np.random.default_rng(3)
+    A = rng.standard_normal((60, 5)) / 4
+    b = rng.dirichlet(np.ones(60))
+    w = np.full(60, 1.5)
+    path = tmp_path / "instance.npz"
+    np.savez(path, A=A, b=b, w=w)
+    return path
+
+
+def compose(overrides=(), config_name="config"):
+    """The composed config for some overrides, through Hydra's compose API."""
+    from hydra import compose as hcompose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    from pipeline.paths import CONF_DIR
+    from pipeline.schema import register_configs
+
+    register_configs()
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        return hcompose(config_name, overrides=list(overrides))
