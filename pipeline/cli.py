@@ -73,7 +73,8 @@ def precheck(config_name: str, argv: list[str], extra_check: Optional[Callable[[
             if args.multirun:
                 base = compose(name, overrides=[o for o in args.overrides if _is_fixed(o)],
                                return_hydra_config=True)
-                params = OmegaConf.to_container(base.hydra.sweeper.get("params") or {}, resolve=True)
+                node = base.hydra.sweeper.get("params")
+                params = OmegaConf.to_container(node, resolve=True) if node is not None else {}
                 fixed, grid = sweep_grid(args.overrides, params)
             else:
                 fixed, grid = list(args.overrides), {}

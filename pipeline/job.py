@@ -22,7 +22,7 @@ from pipeline.problems import PROBLEMS, CountingOracle
 from pipeline.results import config_hash, write_json, write_solution
 from pipeline.schema import validate
 from pipeline.solvers import StopRule, make_solver
-from pipeline.solvers.base import DIVERGED, MAX_ITER
+from pipeline.solvers.base import DIVERGED, FINISHED
 
 SUMMARY = "summary.json"
 
@@ -117,7 +117,7 @@ def run(cfg: DictConfig, output_dir: Path, parent_run_id: Optional[str] = None,
         to_eps = trace.iterations_to_eps(cfg.stop.eps_grid)
         summary = {
             "status": status,
-            "converged": to_eps.get(f"{cfg.stop.eps:g}") is not None or trace.status not in (DIVERGED, MAX_ITER),
+            "converged": trace.status == FINISHED,
             "message": trace.message,
             "final_loss": final_loss,
             "final_grad_norm": final_grad,

@@ -75,10 +75,12 @@ class ProblemConfig:
 # --------------------------------------------------------------------------- run control
 @dataclass
 class StopConfig:
-    """When a solver stops; ε is the loss gap relative to the start, (L - L*)/(L(x0) - L*)."""
+    """When a solver stops: at relative loss gap (L - L*)/(L(x0) - L*) ≤ eps (if eps is set),
+    at ‖∇L‖ ≤ gtol, or at max_iter / max_time_s. Iterations to each ε of eps_grid are
+    read off the trace whatever the stop."""
 
-    eps: float = spec(1e-8, gt=0.0, lt=1.0)
-    gtol: float = spec(0.0, ge=0.0)
+    eps: Optional[float] = spec(None, gt=0.0, lt=1.0)
+    gtol: float = spec(1e-10, ge=0.0)
     max_iter: int = spec(100_000, ge=1)
     max_time_s: float = spec(600.0, gt=0.0)
     eps_grid: List[float] = spec([1e-2, 1e-4, 1e-6, 1e-8])

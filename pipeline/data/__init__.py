@@ -69,7 +69,7 @@ def compute_reference(cfg: DictConfig, arrays: dict[str, np.ndarray]) -> tuple[n
 
     problem = PROBLEMS[cfg.problem.name].from_arrays(arrays, dtype=torch.float64)
     x0 = torch.zeros(problem.dim, dtype=torch.float64)
-    stop = StopRule(eps=1e-300, gtol=float(cfg.reference.gtol), max_iter=int(cfg.reference.max_iter))
+    stop = StopRule(eps=None, gtol=float(cfg.reference.gtol), max_iter=int(cfg.reference.max_iter))
     trace = Newton(label="reference").run(CountingOracle(problem), x0, stop)
     x_star = trace.x
     consts = measure_constants(problem, x_star, arrays)

@@ -19,13 +19,14 @@ from torch import Tensor
 FINISHED = "finished"
 DIVERGED = "diverged"
 MAX_ITER = "max_iter"
+STOPPED = "stopped"  # ended by the method's own criterion before the stop rule was met
 
 
 @dataclass
 class StopRule:
-    """Stop when (L - L*)/(L0 - L*) ≤ eps (if L* is known), ‖∇L‖ ≤ gtol, or at max_iter / max_time_s."""
+    """Stop when (L - L*)/(L0 - L*) ≤ eps (if eps and L* are known), ‖∇L‖ ≤ gtol, or at max_iter / max_time_s."""
 
-    eps: float = 1e-8
+    eps: Optional[float] = 1e-8
     gtol: float = 0.0
     max_iter: int = 10_000
     max_time_s: float = math.inf
@@ -155,7 +156,7 @@ class Recorder:
         if rec.loss > st.blowup * (abs(self._loss0) + 1.0):
             tr.status, tr.message = DIVERGED, f"loss blew up to {rec.loss:.3e} at iteration {rec.iteration}"
             return True
-        if self._gap0 is not None and self._gap0 > 0 and (rec.loss - st.f_star) <= st.eps * self._gap0:
+        if st.eps is not None and self._gap0 is not None and self._gap0 > 0 and (rec.loss - st.f_star) <= st.eps * self._gap0:
             tr.status, tr.message = FINISHED, f"relative loss gap ≤ {st.eps:g}"
             return True
         if rec.grad_norm <= st.gtol:

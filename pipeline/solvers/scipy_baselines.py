@@ -10,7 +10,7 @@ import torch
 from torch import Tensor
 
 from pipeline.schema import spec
-from pipeline.solvers.base import Observer, Recorder, StopRule, Trace
+from pipeline.solvers.base import STOPPED, Observer, Recorder, StopRule, Trace
 
 
 @dataclass
@@ -76,8 +76,6 @@ class ScipyMinimize:
         tr = rec.trace
         if tr.x is None:  # scipy ended on its own criteria before the stop rule fired
             tr.x = T(res.x)
-            last_rec = tr.records[-1]
-            if not np.array_equal(N(tr.x), N(x0)) or last_rec.iteration == 0:
-                tr.message = f"scipy: {res.message}"
+            tr.status, tr.message = STOPPED, f"scipy: {res.message}"
         tr.oracle_calls = dict(oracle.calls)
         return tr

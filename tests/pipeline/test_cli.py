@@ -1,0 +1,170 @@
+"""The command line: exit statuses, messages that name the key, nothing half-written."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pipeline.cli import job_task, main
+from tests.conftest import PROJECT
+
+
+def running_runs(uri: str) -> list:
+    """Runs left RUNNING in a store (none if the store was never created)."""
+    path = Path(uri[len("sqlite:///"):])
+    if not path.exists():
+        return []
+    from mlflow.tracking import MlflowClient
+
+    c = MlflowClient(uri)
+    exps = [e.experiment_id for e in c.search_experiments()]
+    return [r for r in c.search_runs(exps, max_results=10_000) if r.info.status == "RUNNING"]
+
+
+def bad_file(tmp: Path, kind: str) -> Path:
+    p = tmp / f"{kind}.npz"
+    A, b, w = np.ones((5, 2)) * [[1, 0]] + np.eye(5, 2), np.full(5, 0.2), np.ones(5)
+    if kind == "text":
+        p.write_text("not a zip")
+    elif kind == "nokey":
+        np.savez(p, A=A, b=b)
+    elif kind == "shape":
+        np.savez(p, A=A, b=b[:4], w=w)
+    elif kind == "nan":
+        np.savez(p, A=A, b=np.r_[np.nan, b[1:]], w=w)
+    return p
+
+
+CASES = [
+    (["data.n=0"], "data.n"),
+    (["data.kappa=0.5"], "data.kappa"),
+    (["data.rank=11"], "data.rank"),
+    (["stop.eps=-1"], "stop.eps"),
+    (["data.n=abc"], "data.n"),
+    (["solver=nope"], "solver"),
+    (["problem=nope"], "problem"),
+    (["data.nonsense=1"], "data.nonsense"),
+    (["data=file", "data.path={tmp}/absent.npz"], "data.path"),
+    (["data=file", "data.path={text}"], "data.path"),
+    (["data=file", "data.path={nokey}"], "data.path:w"),
+    (["data=file", "data.path={shape}"], "data.path:b"),
+    (["data=file", "data.path={nan}"], "data.path:b"),
+]
+
+
+@pytest.mark.parametrize("argv,key", CASES, ids=[" ".join(a) for a, _ in CASES])
+def test_bad_input_exits_2_naming_the_key(lab_root, store_uri, capsys, argv, key):
+    subs = {k: bad_file(lab_root, k) for k in ("text", "nokey", "shape", "nan")} | {"tmp": lab_root}
+    argv = [a.format(**subs) for a in argv] + [f"hydra.run.dir={lab_root}/run"]
+    assert main(job_task, argv=argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {key}:"), err
+    assert "Traceback" not in err
+    assert not (lab_root / "run").exists()
+    assert running_runs(store_uri) == []
+
+
+def run_cli(args: list[str], env_root: Path, timeout: float = 120) -> subprocess.CompletedProcess:
+    env = dict(os.environ, SOFTMAX_LAB_ROOT=str(env_root), OMP_NUM_THREADS="1")
+    env.pop("MLFLOW_TRACKING_URI", None)
+    return subprocess.run([sys.executable, "-m", *args], cwd=PROJECT, env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_bad_input_from_a_real_process_exits_2_without_traceback(lab_root, store_uri):
+    r = run_cli(["pipeline", "data.kappa=0.5", f"hydra.run.dir={lab_root}/run"], lab_root)
+    assert r.returncode == 2
+    assert r.stderr.strip() == "error: data.kappa: must be ≥ 1.0, got 0.5"
+    assert not (lab_root / "run").exists() and running_runs(store_uri) == []
+
+
+def test_external_instance_is_solved_to_a_tiny_gradient(lab_root, store_uri, instance_file):
+    out = lab_root / "ext"
+    code = main(job_task, argv=["data=file", f"data.path={instance_file}", "solver=newton", f"hydra.run.dir={out}"])
+    assert code == 0
+    summary = json.loads((out / "summary.json").read_text())
+    for key in ("status", "final_loss", "final_grad_norm", "iterations", "iterations_to_eps", "wall_time_s",
+                "config_hash"):
+        assert key in summary
+    assert summary["status"] == "finished" and summary["final_grad_norm"] <= 1e-10
+    x = np.load(out / "solution.npz")["x"]
+    assert x.shape == (5,)
+    from mlflow.tracking import MlflowClient
+
+    run = MlflowClient(store_uri).get_run(summary["mlflow_run_id"])
+    assert run.info.status == "FINISHED" and run.data.tags["status"] == "finished"
+    assert run.data.tags["config_hash"] == summary["config_hash"]
+    assert float(run.data.params["instance.ell"]) > 0 and run.data.params["data.kind"] == "file"
+
+
+def test_a_crashing_solver_leaves_a_failed_run_not_a_running_one(lab_root, store_uri, monkeypatch):
+    from pipeline.solvers import gd
+
+    def boom(self, *a, **kw):
+        raise RuntimeError("solver exploded")
+
+    monkeypatch.setattr(gd.GradientDescent, "run", boom)
+    code = main(job_task, argv=["solver=gd", "data.n=30", "data.d=3", f"hydra.run.dir={lab_root}/crash"])
+    assert code == 1
+    assert running_runs(store_uri) == []
+    from mlflow.tracking import MlflowClient
+
+    c = MlflowClient(store_uri)
+    runs = c.search_runs([e.experiment_id for e in c.search_experiments()])
+    assert [(r.info.status, r.data.tags["status"]) for r in runs] == [("FAILED", "failed")]
+    assert "solver exploded" in runs[0].data.tags["error"]
+    assert not (lab_root / "crash" / "summary.json").exists()
+
+
+def test_joblib_sweep_gives_one_parent_and_a_finished_child_per_job(lab_root, store_uri):
+    sweep = lab_root / "sweep"
+    r = run_cli(["pipeline", "-m", "solver=gd,newton", "seed=0,1", "data.n=40", "data.d=3", "hydra/launcher=joblib",
+                 "hydra.launcher.n_jobs=2", f"hydra.sweep.dir={sweep}"], lab_root, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    from mlflow.tracking import MlflowClient
+
+    c = MlflowClient(store_uri)
+    exp = c.get_experiment_by_name("softmax-lab")
+    runs = c.search_runs([exp.experiment_id], max_results=100)
+    parents = [x for x in runs if "mlflow.parentRunId" not in x.data.tags]
+    children = [x for x in runs if "mlflow.parentRunId" in x.data.tags]
+    assert len(parents) == 1 and parents[0].info.status == "FINISHED"
+    assert len(children) == 4
+    assert {x.data.tags["mlflow.parentRunId"] for x in children} == {parents[0].info.run_id}
+    assert all(x.info.status == "FINISHED" and x.data.tags["status"] == "finished" for x in children)
+    assert len({x.data.tags["config_hash"] for x in children}) == 4
+    assert all(len(c.get_metric_history(x.info.run_id, "loss")) >= 2 for x in children)
+    summaries = sorted(sweep.rglob("summary.json"))
+    assert len(summaries) == 4
+    assert {json.loads(p.read_text())["mlflow_run_id"] for p in summaries} == {x.info.run_id for x in children}
+
+
+def test_study_sweep_then_plot_writes_table_fit_and_figure(lab_root):
+    r = run_cli(["pipeline", "-m", "+study=p1_kappa", "profile=ci", "solver=gd,newton", "data.kappa=3,10,30", "seed=0",
+                 "tracking=off"], lab_root, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    r = run_cli(["pipeline.plot", "+study=p1_kappa", "profile=ci", "tracking=off"], lab_root)
+    assert r.returncode == 0, r.stderr[-3000:]
+    res = lab_root / "results"
+    import pandas as pd
+
+    fit = pd.read_csv(res / "p1_kappa" / "fit.csv").set_index("group")
+    assert set(fit.index) == {"gd", "newton"}
+    assert 0.8 <= fit.loc["gd", "slope"] <= 1.2 and fit.loc["gd", "verdict"] == "pass"
+    assert abs(fit.loc["newton", "slope"]) <= 0.2
+    table = pd.read_csv(res / "p1_kappa" / "table.csv")
+    assert len(table) == 6 and (table["instance.kappa"] > 5).all()
+    png = (res / "figures" / "p1_kappa.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+
+
+def test_plot_without_runs_is_a_usage_error(lab_root, capsys):
+    from pipeline.plot import plot_study
+
+    assert main(plot_study, argv=["+study=p1_kappa", "tracking=off"], extra_check=None) == 2
+    assert "no run summaries" in capsys.readouterr().err
