@@ -1,8 +1,8 @@
 """Command-line front door shared by every stage: validation first, exit statuses, cleanup.
 
-Before Hydra starts any job, :func:`precheck` composes the config for every
-combination of the sweep (command-line sweeps and the study's
-``hydra.sweeper.params``), validates types, ranges and data files, and refuses
+Before Hydra starts any job, :func:`precheck` checks the config of every job of
+the sweep (command-line sweeps and the study's ``hydra.sweeper.params``):
+types, ranges, cross-field rules and data files. It refuses
 bad input with exit status 2 and a one-line message naming the key. Nothing is
 written and no MLflow run is created before that check passes.
 """
@@ -19,6 +19,7 @@ from pipeline.errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, ConfigError, Usag
 from pipeline.paths import CONF_DIR, register_resolvers
 
 MAX_CHECKED_COMBINATIONS = 2000
+JOBS_ENV = "SOFTMAX_LAB_SWEEP_JOBS"
 
 
 def _hydra_args(argv: list[str]):
@@ -78,15 +79,7 @@ def precheck(config_name: str, argv: list[str], extra_check: Optional[Callable[[
                 fixed, grid = sweep_grid(args.overrides, params)
             else:
                 fixed, grid = list(args.overrides), {}
-            keys = list(grid)
-            combos = list(itertools.islice(itertools.product(*grid.values()), MAX_CHECKED_COMBINATIONS))
-            for values in combos or [()]:
-                ovr = fixed + [f"{k}={v}" for k, v in zip(keys, values)]
-                cfg = compose(name, overrides=ovr)
-                validate(cfg)
-                if extra_check is not None:
-                    extra_check(cfg)
-            return max(1, len(combos))
+            return _check_grid(name, fixed, grid, validate, extra_check)
     except UsageError:
         raise
     except MissingConfigException as exc:
@@ -98,6 +91,56 @@ def precheck(config_name: str, argv: list[str], extra_check: Optional[Callable[[
         raise ConfigError(_key_of(exc), msg) from None
     finally:
         GlobalHydra.instance().clear()
+
+
+def _is_group(key: str) -> bool:
+    """Whether an override key selects a config group option (e.g. solver, +study, hydra/launcher)."""
+    k = key.lstrip("+~")
+    return "/" in k or (CONF_DIR / k).is_dir()
+
+
+def _check_grid(name: str, fixed: list[str], grid: dict[str, list[str]], validate, extra_check) -> int:
+    """Validate every job of the grid.
+
+    Hydra composition is slow (about 0.2 s here), so it runs once per combination
+    of group choices; the plain value overrides of each job are then applied to a
+    copy with ``OmegaConf.update``, which type-checks them against the schema just
+    as composition would. Anything unusual (appends, deletions, containers) is
+    composed in full.
+    """
+    from hydra import compose
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parser = OverridesParser.create()
+    grid = {k: v for k, v in grid.items() if not k.startswith("hydra.")}  # Hydra's own settings
+    group_keys = [k for k in grid if _is_group(k)]
+    value_keys = [k for k in grid if k not in group_keys]
+    simple = all(not k.startswith(("+", "~")) for k in value_keys)
+    checked = 0
+    for groups in itertools.product(*(grid[k] for k in group_keys)):
+        base_ovr = fixed + [f"{k}={v}" for k, v in zip(group_keys, groups)]
+        base = compose(name, overrides=base_ovr) if simple else None
+        for values in itertools.product(*(grid[k] for k in value_keys)):
+            if checked >= MAX_CHECKED_COMBINATIONS:
+                return checked
+            if base is None:
+                cfg = compose(name, overrides=base_ovr + [f"{k}={v}" for k, v in zip(value_keys, values)])
+            else:
+                cfg = base  # every job sets every value key, so the base is updated in place
+                for k, v in zip(value_keys, values):
+                    value = parser.parse_override(f"{k}={v}").value()
+                    if isinstance(value, (dict, list)):
+                        cfg = compose(name, overrides=base_ovr + [f"{k}={v}" for k, v in zip(value_keys, values)])
+                        break
+                    try:
+                        OmegaConf.update(cfg, k, value, merge=False)
+                    except Exception as exc:  # the same error composition would raise, with its key
+                        raise ConfigError(k, f"Error merging override {k}={v}: {_short(exc)}") from None
+            validate(cfg)
+            if extra_check is not None:
+                extra_check(cfg)
+            checked += 1
+    return max(1, checked)
 
 
 def _is_fixed(o: str) -> bool:
@@ -140,13 +183,16 @@ def main(task: Callable[[DictConfig], Any], config_name: str = "config", argv: O
 
     from pipeline import callbacks
 
+    import os
+
     register_resolvers()
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        precheck(config_name, argv, extra_check)
+        jobs = precheck(config_name, argv, extra_check)
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    os.environ[JOBS_ENV] = str(jobs)  # read by the jobs to show the sweep's progress
 
     @hydra.main(config_path=str(CONF_DIR), config_name=config_name, version_base="1.3")
     def _app(cfg: DictConfig) -> Any:
@@ -185,10 +231,26 @@ def job_task(cfg: DictConfig) -> dict:
 
         torch.set_num_threads(int(cfg.threads))
     summary = job.run(cfg, Path(hc.runtime.output_dir), parent, list(hc.overrides.task))
-    print(f"{summary['solver']}: {summary['status']} after {summary['iterations']} iterations, "
-          f"final gap {summary['final_relative_gap']:.2e}, ‖∇L‖ = {summary['final_grad_norm']:.2e} "
-          f"-> {hc.runtime.output_dir}")
+    report_job(summary, hc.runtime.output_dir, hc.sweep.dir if hc.mode == RunMode.MULTIRUN else None)
     return summary
+
+
+def report_job(summary: dict, output_dir: str, sweep_dir: Optional[str]) -> None:
+    """One line per finished job; in a sweep, prefixed by the count of finished jobs."""
+    import os
+
+    from rich.console import Console
+
+    color = {"finished": "green", "diverged": "yellow"}.get(summary["status"], "red")
+    gap = summary["final_relative_gap"]
+    prefix = ""
+    if sweep_dir is not None:
+        done = sum(1 for _ in Path(sweep_dir).rglob("summary.json"))
+        prefix = f"[{done}/{os.environ.get(JOBS_ENV, '?')}] "
+    Console(highlight=False, soft_wrap=True).print(
+        f"{prefix}{summary['solver']}: [{color}]{summary['status']}[/{color}] after {summary['iterations']} "
+        f"iterations, final gap {gap:.2e}, ‖∇L‖ = {summary['final_grad_norm']:.2e} -> {output_dir}"
+        if gap is not None else f"{prefix}{summary['solver']}: {summary['status']} -> {output_dir}")
 
 
 def run_pipeline() -> None:

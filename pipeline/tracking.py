@@ -94,8 +94,6 @@ class RunLogger:
 
     def __init__(self, uri: str, experiment: str, artifact_root: str, run_name: str,
                  tags: dict[str, str], parent_run_id: Optional[str] = None):
-        from mlflow.entities import RunTag  # noqa: F401  (imported early to fail fast)
-
         self.client = _client(uri)
         self.experiment_id = experiment_id(self.client, experiment, artifact_root)
         tags = dict(tags, status="running")

@@ -73,7 +73,7 @@ def compute_reference(cfg: DictConfig, arrays: dict[str, np.ndarray]) -> tuple[n
     trace = Newton(label="reference").run(CountingOracle(problem), x0, stop)
     x_star = trace.x
     consts = measure_constants(problem, x_star, arrays)
-    consts.update(ref_grad_norm=trace.records[-1].grad_norm, ref_iterations=float(trace.iterations))
+    consts.update(ref_grad_norm=trace.last.grad_norm, ref_iterations=float(trace.iterations))
     return x_star.numpy(), float(problem.loss(x_star)), consts
 
 

@@ -54,24 +54,42 @@ def log_schedule(max_iter: int, points: int = 200) -> set[int]:
     return {0, *grid.tolist()}
 
 
+COLUMNS = ("iteration", "loss", "grad_norm", "time_s", "distance")
+
+
 @dataclass
 class Trace:
-    """Per-iteration records of one solve, with oracle counts and the final point."""
+    """Per-iteration records of one solve (stored column-wise), with oracle counts and the final point."""
 
     solver: str
-    records: list[Record] = field(default_factory=list)
     status: str = FINISHED
     message: str = ""
     x: Optional[Tensor] = None
     oracle_calls: dict[str, int] = field(default_factory=dict)
     f_star: Optional[float] = None
+    columns: dict[str, list] = field(default_factory=lambda: {c: [] for c in COLUMNS})
+
+    def append(self, rec: Record) -> None:
+        for c in COLUMNS:
+            self.columns[c].append(getattr(rec, c))
+
+    def __len__(self) -> int:
+        return len(self.columns["iteration"])
+
+    @property
+    def last(self) -> Optional[Record]:
+        return Record(*(self.columns[c][-1] for c in COLUMNS)) if len(self) else None
+
+    @property
+    def records(self) -> list[Record]:
+        return [Record(*row) for row in zip(*(self.columns[c] for c in COLUMNS))]
 
     @property
     def iterations(self) -> int:
-        return self.records[-1].iteration if self.records else 0
+        return self.columns["iteration"][-1] if len(self) else 0
 
     def column(self, name: str) -> np.ndarray:
-        return np.array([getattr(r, name) for r in self.records], dtype=float)
+        return np.asarray(self.columns[name], dtype=float)
 
     def relative_gap(self) -> np.ndarray:
         """(L_t - L*)/(L_0 - L*), or NaN when L* is unknown."""
@@ -102,7 +120,7 @@ class Trace:
     def to_frame(self):
         import pandas as pd
 
-        df = pd.DataFrame([r.__dict__ for r in self.records])
+        df = pd.DataFrame({c: np.asarray(self.columns[c]) for c in COLUMNS})
         df["relative_gap"] = self.relative_gap()
         return df
 
@@ -133,7 +151,7 @@ class Recorder:
         gnorm = float(torch.linalg.vector_norm(grad))
         dist = float(torch.linalg.vector_norm(x - self.x_star)) if self.x_star is not None else math.nan
         rec = Record(iteration, loss, gnorm, elapsed, dist)
-        self.trace.records.append(rec)
+        self.trace.append(rec)
         stop = self._decide(rec)
         if self.observe is not None and (iteration in self.schedule or stop):
             if self.observe(rec):
