@@ -231,22 +231,19 @@ def job_task(cfg: DictConfig) -> dict:
 
         torch.set_num_threads(int(cfg.threads))
     summary = job.run(cfg, Path(hc.runtime.output_dir), parent, list(hc.overrides.task))
-    report_job(summary, hc.runtime.output_dir, hc.sweep.dir if hc.mode == RunMode.MULTIRUN else None)
+    report_job(summary, hc.runtime.output_dir, hc.job.num if hc.mode == RunMode.MULTIRUN else None)
     return summary
 
 
-def report_job(summary: dict, output_dir: str, sweep_dir: Optional[str]) -> None:
-    """One line per finished job; in a sweep, prefixed by the count of finished jobs."""
+def report_job(summary: dict, output_dir: str, job_num: Optional[int]) -> None:
+    """One line per finished job; in a sweep, prefixed by the job's number out of the sweep's total."""
     import os
 
     from rich.console import Console
 
     color = {"finished": "green", "diverged": "yellow"}.get(summary["status"], "red")
     gap = summary["final_relative_gap"]
-    prefix = ""
-    if sweep_dir is not None:
-        done = sum(1 for _ in Path(sweep_dir).rglob("summary.json"))
-        prefix = f"[{done}/{os.environ.get(JOBS_ENV, '?')}] "
+    prefix = f"[job {job_num + 1}/{os.environ.get(JOBS_ENV, '?')}] " if job_num is not None else ""
     Console(highlight=False, soft_wrap=True).print(
         f"{prefix}{summary['solver']}: [{color}]{summary['status']}[/{color}] after {summary['iterations']} "
         f"iterations, final gap {gap:.2e}, ‖∇L‖ = {summary['final_grad_norm']:.2e} -> {output_dir}"

@@ -1,5 +1,8 @@
 """``python -m pipeline.plot +study=NAME``: the study's table, power-law fits and figure.
 
+Without a study (``python -m pipeline.plot``) it draws the claims' figures from
+``results/verify/verdicts.json`` (see pipeline/plot_claims.py).
+
 Reads only the files of record (``summary.json`` under the study's run folder)
 and writes, under ``<results_dir>/<study>/``: ``table.csv`` (one row per run),
 ``fit.csv`` and ``fit.md`` (fitted slope per solver against the predicted law
@@ -23,6 +26,26 @@ def study_paths(cfg: DictConfig) -> dict[str, Path]:
     name = cfg.study.name
     return {"runs": root / name / "runs", "table": root / name / "table.csv", "fit_csv": root / name / "fit.csv",
             "fit_md": root / name / "fit.md", "figure": root / "figures" / f"{name}.png"}
+
+
+def current_grid_only(df):
+    """Keep the runs whose swept values all lie in the study's current grid (stale job folders of an
+    earlier grid or profile are left out)."""
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import OmegaConf
+
+    from pipeline.cli import sweep_grid
+
+    node = HydraConfig.get().sweeper.get("params") if HydraConfig.initialized() else None
+    grid = sweep_grid([], OmegaConf.to_container(node, resolve=True))[1] if node is not None else {}
+    keep = np.ones(len(df), dtype=bool)
+    for key, values in grid.items():
+        col = f"config.{key.lstrip('+~')}"
+        if col in df.columns:
+            keep &= df[col].astype(str).isin(values).to_numpy()
+    # of the job's overrides, only the swept keys describe the run; the rest is bookkeeping
+    extra = [c for c in df.columns if c.startswith("config.") and c[len("config."):] not in grid]
+    return df[keep].drop(columns=extra).reset_index(drop=True)
 
 
 def law_for(study, group: str):
@@ -106,10 +129,28 @@ def fmt_md(fits) -> str:
     return head + body
 
 
+def plot_claims(cfg: DictConfig) -> dict:
+    """Figures of the claims' evidence from results/verify/verdicts.json."""
+    import json
+
+    from pipeline.plot_claims import draw_claims
+
+    path = Path(cfg.results_dir) / "verify" / "verdicts.json"
+    if not path.is_file():
+        raise ConfigError("results_dir", f"no verdicts at {path}; run python -m pipeline.verify first")
+    figs = draw_claims(json.loads(path.read_text()), Path(cfg.results_dir) / "figures")
+    for f in figs:
+        print(f"figure: {f}")
+    return {"figures": [str(f) for f in figs]}
+
+
+def plot(cfg: DictConfig) -> dict:
+    """With ``+study=NAME``: the study's table, fits and figure; without: the claims' figures."""
+    return plot_study(cfg) if cfg.get("study") is not None else plot_claims(cfg)
+
+
 def plot_study(cfg: DictConfig) -> dict:
-    study = cfg.get("study")
-    if study is None:
-        raise ConfigError("study", "the plot stage needs a study: python -m pipeline.plot +study=NAME")
+    study = cfg.study
     paths = study_paths(cfg)
     df = summaries_frame(paths["runs"])
     if df.empty:
@@ -119,10 +160,13 @@ def plot_study(cfg: DictConfig) -> dict:
         if col not in df.columns:
             raise ConfigError("study.x" if col == study.x else "study.y" if col == study.y else "study.group_by",
                               f"column {col!r} not found in the run summaries")
+    df = current_grid_only(df).drop_duplicates("config_hash", keep="first").reset_index(drop=True)
+    if df.empty:
+        raise ConfigError("study", f"no run summaries under {paths['runs']} match the study's current grid; "
+                                   f"run it first: python -m pipeline -m +study={study.name}")
     df[study.y] = df[study.y].astype(float)
     df = df.sort_values([study.group_by, "seed", study.x]).reset_index(drop=True)
-    keep = [c for c in df.columns if not c.startswith("_") and c not in ("wall_time_s", "job_time_s", "mlflow_run_id",
-                                                                          "oracle_calls")]
+    keep = [c for c in df.columns if not c.startswith("_") and c not in ("wall_time_s", "job_time_s", "mlflow_run_id")]
     paths["table"].parent.mkdir(parents=True, exist_ok=True)
     df[keep].to_csv(paths["table"], index=False, float_format="%.6g")
     fits = fit_table(df, study)
@@ -151,7 +195,7 @@ def _mirror(cfg: DictConfig, paths: dict[str, Path]) -> None:
 def main() -> None:
     from pipeline.cli import main as cli_main
 
-    sys.exit(cli_main(plot_study, extra_check=None))
+    sys.exit(cli_main(plot, extra_check=None))
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 #: Config keys that do not change a run's results (excluded from ``config_hash``).
-NON_RESULT_KEYS = ("tracking", "progress", "results_dir", "hydra", "claims", "threads")
+NON_RESULT_KEYS = ("tracking", "progress", "results_dir", "reports_dir", "hydra", "claims", "threads")
 
 
 def config_hash(cfg: DictConfig) -> str:
@@ -27,6 +27,16 @@ def config_hash(cfg: DictConfig) -> str:
     if isinstance(c.get("data"), dict):
         c["data"].pop("cache", None)
     return hashlib.sha256(json.dumps(c, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def ledger_key(row: dict) -> str:
+    """A stable key of a verdict as written to verdicts.json: hash of its JSON content.
+
+    It is also the tag ``ledger_key`` of the claim's MLflow run, so that the
+    byte-stable report can point at a run without holding its (random) run id.
+    """
+    blob = json.dumps(_clean({k: row[k] for k in row if k not in ("mlflow_run_id", "seconds")}), sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
 def _clean(v: Any) -> Any:

@@ -185,6 +185,7 @@ class LabConfig:
     threads: Optional[int] = spec(None, ge=1)
     claims: List[str] = spec([])
     results_dir: str = "${lab.root:}/results"
+    reports_dir: str = "${lab.root:}/reports"
 
     @staticmethod
     def check(node: DictConfig, prefix: str) -> None:

@@ -17,7 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from pipeline.claims import CLAIMS, Context, Verdict
 from pipeline.errors import ConfigError
 from pipeline.paths import project_root
-from pipeline.results import write_json
+from pipeline.results import ledger_key, write_json
 
 
 def select(cfg: DictConfig) -> list[str]:
@@ -104,7 +104,7 @@ def _mirror(cfg: DictConfig, parent, row: dict) -> str:
     from pipeline import tracking
 
     tags = dict(tracking.base_tags(cfg, project_root()), claims=row["claim"], paper=row["paper"],
-                verdict=row["verdict"], kind="claim")
+                verdict=row["verdict"], kind="claim", ledger_key=ledger_key(row))
     with tracking.RunLogger(cfg.tracking.uri, "verify", cfg.tracking.artifact_root, row["claim"], tags,
                             parent.run_id) as log:
         log.log_params({"statement": row["statement"], "criterion": row["criterion"],

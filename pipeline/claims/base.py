@@ -4,6 +4,10 @@
 bound (``None`` when the paper's constant is unknown: it is reported as
 unknown, never invented), the tight reference value of theory/, whether the
 pass criterion held, the slack, and the evidence in ``details``.
+
+Slack is the factor by which the measured value sits inside the bound:
+bound/measured for an upper bound, measured/bound for a lower bound (above 1:
+inside; ``None`` when the paper's bound is unknown).
 """
 from __future__ import annotations
 

@@ -1,0 +1,102 @@
+"""Figures of the claims' evidence, drawn from ``results/verify/verdicts.json`` only.
+
+One function per claim that has something to show; each writes
+``<results_dir>/figures/<claim>.png`` (e.g. ``C1.5.png``).
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+
+def _axes(title: str, xlabel: str, ylabel: str):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.4), dpi=120)
+    ax.set_title(title, fontsize=10.5)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(True, which="both", alpha=0.25)
+    return fig, ax
+
+
+def _save(fig, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, metadata={"Software": None})
+    plt.close(fig)
+
+
+def _parse(key: str) -> dict[str, str]:
+    return dict(re.findall(r"(\w+)=([^,]+)", key))
+
+
+def c13(v: dict, path: Path) -> None:
+    """Optimum of -λ_min(B) found against n, with the tight constants 0.2405 (ℓ1) and 5/16 (ℓ2)."""
+    d = v["details"]
+    fig, ax = _axes("C1.3: worst lower eigenvalue of B(x) over f and b", "n (length of f and b)", "max −λ_min(B) found")
+    for name, key, tight, m in (("‖b‖₁ ≤ 1", "l1_by_n", 0.2405, "o"), ("‖b‖₂ ≤ 1", "l2_by_n", 0.3125, "s")):
+        ns = sorted(d[key], key=int)
+        line = ax.plot([int(n) for n in ns], [d[key][n] for n in ns], marker=m, label=f"found, {name}")[0]
+        ax.axhline(tight, color=line.get_color(), ls="--", lw=1, label=f"tight reference {tight:g}")
+    ax.set_xscale("log")
+    ax.set_ylim(0, 0.4)
+    ax.legend(fontsize=8, loc="lower right")
+    _save(fig, path)
+
+
+def c14(v: dict, path: Path) -> None:
+    """Smallest Hessian eigenvalue found per case against the lemma's bound l, and the w = 0 control."""
+    d = v["details"]
+    cases = sorted(d["min_lambda_by_case"])
+    vals = [d["min_lambda_by_case"][c] for c in cases]
+    fig, ax = _axes("C1.4: PD lemma, min λ_min(∇²L(x)) over the points tried (l = 1)", "", "min λ_min(∇²L)")
+    ax.bar(range(len(cases)), vals, color="#4c72b0", label="C_w = 0.25, weights from the PD rule")
+    ax.bar([len(cases)], [d["control_min_lambda"]], color="#c44e52", label="control: w = 0, b = e₁, A = I₄")
+    ax.axhline(1.0, color="k", ls="--", lw=1, label="lemma's bound l = 1")
+    ax.axhline(0.0, color="gray", lw=0.8)
+    ax.set_xticks(range(len(cases) + 1), [c.replace(",", "\n") for c in cases] + ["control"], fontsize=7)
+    ax.legend(fontsize=8, loc="upper left")
+    _save(fig, path)
+
+
+def c15(v: dict, path: Path) -> None:
+    """Measured Hessian-Lipschitz M̂ against R for each n, with the tight bound 0.572R³."""
+    d = v["details"]["M_hat"]
+    rows = [(_parse(k), val) for k, val in d.items()]
+    ns = sorted({int(r["n"]) for r, _ in rows})
+    fig, ax = _axes("C1.5: Hessian-Lipschitz constant M̂ (‖A‖ = R)", "R (radius of the ball, = ‖A‖)", "M̂ (measured)")
+    Rs = sorted({float(r["R"]) for r, _ in rows})
+    for n in ns:
+        pts = sorted((float(r["R"]), val) for r, val in rows if int(r["n"]) == n)
+        ax.plot(*zip(*pts), marker="o", label=f"measured, n = {n}")
+    grid = np.geomspace(min(Rs), max(Rs), 50)
+    ax.plot(grid, 0.572 * grid**3, "k--", lw=1, label="tight bound 0.572 R³")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.legend(fontsize=8, loc="lower right")
+    ax.text(0.02, 0.97, "paper: M = exp(O(R² + log n)), constants unknown", transform=ax.transAxes, fontsize=8,
+            va="top")
+    _save(fig, path)
+
+
+FIGURES: dict[str, Callable[[dict, Path], None]] = {"C1.3": c13, "C1.4": c14, "C1.5": c15}
+
+
+def draw_claims(verdicts: list[dict], figures_dir: Path) -> list[Path]:
+    out = []
+    for v in verdicts:
+        fn = FIGURES.get(v["claim"])
+        if fn is not None:
+            path = figures_dir / f"{v['claim']}.png"
+            fn(v, path)
+            out.append(path)
+    return out

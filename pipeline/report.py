@@ -1,0 +1,216 @@
+"""``python -m pipeline.report``: the theorem ledger, ``reports/theorems.md`` and ``.html``.
+
+Reads only result files: ``results/verify/verdicts.json`` (one row per claim)
+and, for every study in ``conf/study/``, its ``fit.csv`` and figure. Writes a
+Markdown ledger and a self-contained HTML page (inline style, figures embedded
+as data URIs). Both are byte-stable: no timestamps, no absolute paths, no
+MLflow run ids (those differ on every rerun); each claim instead carries a
+ledger key, the tag ``ledger_key`` of its MLflow run in the ``verify``
+experiment.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import json
+import sys
+from pathlib import Path
+
+import pandas as pd
+from omegaconf import DictConfig, OmegaConf
+
+from pipeline.errors import ConfigError
+from pipeline.paths import CONF_DIR
+from pipeline.results import ledger_key
+
+
+def fmt(v, digits: int = 4) -> str:
+    if v is None or (isinstance(v, float) and v != v):
+        return "—"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, float):
+        return f"{v:.{digits}g}"
+    return str(v)
+
+
+def studies(results: Path) -> list[dict]:
+    """Every study of conf/study with its fit table and figure (if its results exist)."""
+    out = []
+    for path in sorted((CONF_DIR / "study").glob("*.yaml")):
+        spec = OmegaConf.load(path).study
+        fit = results / spec.name / "fit.csv"
+        fig = results / "figures" / f"{spec.name}.png"
+        out.append({"name": spec.name, "paper": spec.paper, "title": spec.get("title", spec.name),
+                    "claims": list(spec.get("claims", [])), "fit": pd.read_csv(fit) if fit.is_file() else None,
+                    "figure": fig if fig.is_file() else None})
+    return out
+
+
+def summary_rows(verdicts: list[dict], study_list: list[dict]) -> list[dict]:
+    """Passed / failed / paper-bound-unknown counts per paper (claims and study laws)."""
+    papers: dict[str, dict] = {}
+    for v in verdicts:
+        p = papers.setdefault(v["paper"], {"paper": v["paper"], "passed": 0, "failed": 0, "unknown": 0, "laws": ""})
+        p["passed" if v["passed"] else "failed"] += 1
+        p["unknown"] += v["bound"] is None
+    for s in study_list:
+        if s["fit"] is None:
+            continue
+        p = papers.setdefault(s["paper"], {"paper": s["paper"], "passed": 0, "failed": 0, "unknown": 0, "laws": ""})
+        judged = s["fit"][s["fit"].verdict.isin(["pass", "fail"])]
+        ok = int((judged.verdict == "pass").sum())
+        p["laws"] = (p["laws"] + "; " if p["laws"] else "") + f"{s['name']}: {ok}/{len(judged)} slopes in band"
+    return [papers[k] for k in sorted(papers)]
+
+
+def claim_figure(claim: str, study_list: list[dict], results: Path) -> tuple[str, Path | None]:
+    """The claim's own figure (results/figures/<claim>.png), else that of a study that lists it."""
+    own = results / "figures" / f"{claim}.png"
+    if own.is_file():
+        return claim, own
+    for s in study_list:
+        if claim in s["claims"] and s["figure"] is not None:
+            return s["name"], s["figure"]
+    return "", None
+
+
+def figure_rel(fig: Path | None, out_dir: Path) -> str:
+    if fig is None:
+        return ""
+    return Path("..", fig.relative_to(out_dir.parent)).as_posix() if fig.is_relative_to(out_dir.parent) else fig.name
+
+
+# --------------------------------------------------------------------------- Markdown
+def render_md(verdicts, study_list, profile: str, out_dir: Path, results: Path) -> str:
+    lines = ["# Theorem ledger", "",
+             f"Every registered claim, checked numerically ({profile} profile). A paper's constant that is not "
+             "known is reported as unknown, next to the tight value measured here. The MLflow run of a claim "
+             "is the run of experiment `verify` whose tag `ledger_key` is the key shown. Slack: the factor by "
+             "which the measured value sits inside the paper's bound (above 1: inside).", "",
+             "## Summary", "", "| paper | passed | failed | paper bound unknown | study laws |", "|---|---|---|---|---|"]
+    for r in summary_rows(verdicts, study_list):
+        lines.append(f"| {r['paper']} | {r['passed']} | {r['failed']} | {r['unknown']} | {r['laws'] or '—'} |")
+    lines += ["", "## Claims", "",
+              "| claim | paper | statement | measured | paper's bound | tight reference | verdict | slack | figure | MLflow ledger key |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
+    for v in verdicts:
+        name, path = claim_figure(v["claim"], study_list, results)
+        fig = f"[{name}]({figure_rel(path, out_dir)})" if path else "—"
+        bound = fmt(v["bound"]) if v["bound"] is not None else f"unknown ({v['bound_label']})"
+        lines.append(f"| {v['claim']} | {v['paper']} | {v['statement']} | {fmt(v['measured'])} ({v['measured_label']}) "
+                     f"| {bound} | {fmt(v['tight'])} | **{v['verdict']}** | {fmt(v['slack'])} | {fig} | `{ledger_key(v)}` |")
+    lines += ["", "Pass criteria:", ""]
+    lines += [f"- **{v['claim']}**: {v['criterion']}" for v in verdicts]
+    own = [(v["claim"], p) for v in verdicts for n, p in [claim_figure(v["claim"], [], results)] if p]
+    if own:
+        lines += ["", "## Evidence of the claims", ""]
+        for cid, p in own:
+            lines += [f"### {cid}", "", f"![{cid}]({figure_rel(p, out_dir)})", ""]
+    lines += ["", "## Studies", ""]
+    for s in study_list:
+        lines += [f"### {s['name']} — {s['title']}", ""]
+        if s["fit"] is None:
+            lines += ["No results yet.", ""]
+            continue
+        lines += [f"![{s['name']}]({figure_rel(s['figure'], out_dir)})", "",
+                  "| solver | runs | not reached | fitted slope | 95% CI | theory | band | verdict |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for r in s["fit"].itertuples():
+            band = f"[{fmt(r.band_low)}, {fmt(r.band_high)}]" if r.band_low == r.band_low else "—"
+            lines.append(f"| {r.group} | {r.runs} | {r.not_reached} | {fmt(r.slope, 3)} | [{fmt(r.ci_low, 3)}, "
+                         f"{fmt(r.ci_high, 3)}] | {fmt(r.theory_slope)} | {band} | {r.verdict} |")
+        lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------- HTML
+CSS = """body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1200px;
+color:#1d2330;line-height:1.45;padding:0 1rem}h1{margin-bottom:.2rem}table{border-collapse:collapse;width:100%;
+margin:.8rem 0 1.6rem;font-size:.9rem}th,td{border:1px solid #d5d9e0;padding:.35rem .5rem;vertical-align:top;
+text-align:left}th{background:#f1f3f7}.pass{color:#116b2e;font-weight:600}.fail{color:#a11;font-weight:600}
+.unknown{color:#7a5b00}code{font-size:.85em;background:#f4f4f6;padding:0 .2em}.gallery img{max-width:100%;
+border:1px solid #d5d9e0}.muted{color:#5b6475;font-size:.9rem}"""
+
+
+def _data_uri(path: Path | None) -> str:
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode() if path else ""
+
+
+def render_html(verdicts, study_list, profile: str, results: Path) -> str:
+    e = html.escape
+    rows = []
+    for r in summary_rows(verdicts, study_list):
+        rows.append(f"<tr><td>{e(r['paper'])}</td><td class=pass>{r['passed']}</td><td class=fail>{r['failed']}</td>"
+                    f"<td class=unknown>{r['unknown']}</td><td>{e(r['laws'] or '—')}</td></tr>")
+    claims = []
+    for v in verdicts:
+        name, path = claim_figure(v["claim"], study_list, results)
+        fig = f"<a href='#fig-{e(name)}'>{e(name)}</a>" if path else "—"
+        bound = e(fmt(v["bound"])) if v["bound"] is not None else f"<span class=unknown>unknown</span> ({e(v['bound_label'])})"
+        claims.append(
+            f"<tr><td><b>{e(v['claim'])}</b></td><td>{e(v['paper'])}</td><td>{e(v['statement'])}"
+            f"<div class=muted>{e(v['criterion'])}</div></td><td>{e(fmt(v['measured']))}<div class=muted>"
+            f"{e(v['measured_label'])}</div></td><td>{bound}</td><td>{e(fmt(v['tight']))}</td>"
+            f"<td class={v['verdict']}>{v['verdict']}</td><td>{e(fmt(v['slack']))}</td><td>{fig}</td>"
+            f"<td><code>{ledger_key(v)}</code></td></tr>")
+    gallery = []
+    for v in verdicts:
+        _, p = claim_figure(v["claim"], [], results)
+        if p:
+            gallery.append(f"<h3 id='fig-{e(v['claim'])}'>{e(v['claim'])} — {e(v['statement'])}</h3>"
+                           f"<div class=gallery><img alt='{e(v['claim'])}' src='{_data_uri(p)}'></div>")
+    gallery.append("<h2>Studies</h2>")
+    for s in study_list:
+        gallery.append(f"<h3 id='fig-{e(s['name'])}'>{e(s['name'])} — {e(s['title'])}</h3>")
+        if s["fit"] is None:
+            gallery.append("<p>No results yet.</p>")
+            continue
+        fits = "".join(
+            f"<tr><td>{e(str(r.group))}</td><td>{r.runs}</td><td>{r.not_reached}</td><td>{fmt(r.slope, 3)}</td>"
+            f"<td>[{fmt(r.ci_low, 3)}, {fmt(r.ci_high, 3)}]</td><td>{fmt(r.theory_slope)}</td>"
+            f"<td>{'[' + fmt(r.band_low) + ', ' + fmt(r.band_high) + ']' if r.band_low == r.band_low else '—'}</td>"
+            f"<td class={r.verdict if r.verdict in ('pass', 'fail') else 'muted'}>{e(r.verdict)}</td></tr>"
+            for r in s["fit"].itertuples())
+        gallery.append(f"<div class=gallery><img alt='{e(s['name'])}' src='{_data_uri(s['figure'])}'></div>"
+                       "<table><tr><th>solver</th><th>runs</th><th>not reached</th><th>fitted slope</th><th>95% CI</th>"
+                       f"<th>theory</th><th>band</th><th>verdict</th></tr>{fits}</table>")
+    return (
+        "<!doctype html><html lang=en><head><meta charset=utf-8><title>softmax-lab: theorem ledger</title>"
+        f"<style>{CSS}</style></head><body><h1>Theorem ledger</h1>"
+        f"<p class=muted>softmax-lab, {e(profile)} profile. A paper's constant that is not known is reported as "
+        "unknown, next to the tight value measured here. The MLflow run of a claim is the run of experiment "
+        "<code>verify</code> whose tag <code>ledger_key</code> is the key shown. Slack: the factor by which the "
+        "measured value sits inside the paper's bound (above 1: inside).</p>"
+        "<h2>Summary</h2><table><tr><th>paper</th><th>passed</th><th>failed</th><th>paper bound unknown</th>"
+        f"<th>study laws</th></tr>{''.join(rows)}</table>"
+        "<h2>Claims</h2><table><tr><th>claim</th><th>paper</th><th>statement and criterion</th><th>measured</th>"
+        "<th>paper's bound</th><th>tight reference</th><th>verdict</th><th>slack</th><th>figure</th>"
+        f"<th>MLflow ledger key</th></tr>{''.join(claims)}</table>"
+        f"<h2>Evidence of the claims</h2>{''.join(gallery)}</body></html>\n")
+
+
+def report(cfg: DictConfig) -> dict:
+    results = Path(cfg.results_dir)
+    verdict_file = results / "verify" / "verdicts.json"
+    if not verdict_file.is_file():
+        raise ConfigError("results_dir", f"no verdicts at {verdict_file}; run python -m pipeline.verify first")
+    verdicts = json.loads(verdict_file.read_text())
+    study_list = studies(results)
+    out_dir = Path(cfg.reports_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "theorems.md").write_text(render_md(verdicts, study_list, cfg.profile.name, out_dir, results))
+    (out_dir / "theorems.html").write_text(render_html(verdicts, study_list, cfg.profile.name, results))
+    print(f"report: {out_dir / 'theorems.md'} and theorems.html ({len(verdicts)} claims, "
+          f"{sum(s['fit'] is not None for s in study_list)} studies)")
+    return {"claims": len(verdicts)}
+
+
+def main() -> None:
+    from pipeline.cli import main as cli_main
+
+    sys.exit(cli_main(report, extra_check=None))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+"""The plot stage's claim figures and the theorem ledger: complete, self-contained, byte-stable."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pipeline.cli import main
+from pipeline.plot import plot
+from pipeline.report import report
+from pipeline.results import ledger_key, write_json
+
+
+def verdict(cid, bound, passed, details):
+    return {"claim": cid, "paper": "P1", "statement": f"statement of {cid}", "criterion": f"criterion of {cid}",
+            "measured": 0.5, "measured_label": "m", "bound": bound, "bound_label": "paper constant unknown"
+            if bound is None else "threshold", "tight": 0.25, "passed": passed, "slack": None if bound is None else 2.0,
+            "verdict": "pass" if passed else "fail", "details": details}
+
+
+@pytest.fixture
+def results(lab_root):
+    res = lab_root / "results"
+    rows = [
+        verdict("C1.1", 1e-6, True, {}),
+        verdict("C1.3", None, True, {"l1_by_n": {"2": 0.2404, "5": 0.2404}, "l2_by_n": {"2": 0.3125, "5": 0.3125}}),
+        verdict("C1.4", 1.0, False, {"min_lambda_by_case": {"R=1,b=e_k": 0.9}, "control_min_lambda": -0.24}),
+        verdict("C1.5", None, True, {"M_hat": {"R=1,n=20": 0.01, "R=2,n=20": 0.1, "R=1,n=200": 0.001,
+                                               "R=2,n=200": 0.01}}),
+    ]
+    write_json(res / "verify" / "verdicts.json", rows)
+    return res
+
+
+def test_claim_figures_and_ledger(lab_root, results):
+    assert main(plot, argv=["tracking=off"], extra_check=None) == 0
+    for cid in ("C1.3", "C1.4", "C1.5"):
+        assert (results / "figures" / f"{cid}.png").read_bytes()[:4] == b"\x89PNG"
+    assert not (results / "figures" / "C1.1.png").exists()
+
+    assert main(report, argv=["tracking=off"], extra_check=None) == 0
+    md = (lab_root / "reports" / "theorems.md").read_text()
+    page = (lab_root / "reports" / "theorems.html").read_text()
+    rows = json.loads((results / "verify" / "verdicts.json").read_text())
+    for r in rows:
+        assert f"| {r['claim']} | P1 |" in md and ledger_key(r) in md and ledger_key(r) in page
+    assert "| P1 | 3 | 1 | 2 |" in md  # passed, failed, paper bound unknown
+    assert "unknown (paper constant unknown)" in md
+    assert "](../results/figures/C1.5.png)" in md
+    assert page.count("data:image/png;base64,") == 3 and "http" not in page.replace("http-equiv", "")
+    assert str(lab_root) not in md and str(lab_root) not in page
+
+    before = [(lab_root / "reports" / f).read_bytes() for f in ("theorems.md", "theorems.html")]
+    figs = [(results / "figures" / f"{c}.png").read_bytes() for c in ("C1.3", "C1.4", "C1.5")]
+    assert main(plot, argv=["tracking=off"], extra_check=None) == 0
+    assert main(report, argv=["tracking=off"], extra_check=None) == 0
+    assert [(lab_root / "reports" / f).read_bytes() for f in ("theorems.md", "theorems.html")] == before
+    assert [(results / "figures" / f"{c}.png").read_bytes() for c in ("C1.3", "C1.4", "C1.5")] == figs
+
+
+def test_report_without_verdicts_is_a_usage_error(lab_root, capsys):
+    assert main(report, argv=["tracking=off"], extra_check=None) == 2
+    assert capsys.readouterr().err.startswith("error: results_dir:")

@@ -1,0 +1,33 @@
+"""The verify stage: verdict files, MLflow mirror with ledger keys, unknown claims refused."""
+from __future__ import annotations
+
+import json
+
+from pipeline.cli import main
+from pipeline.results import ledger_key
+from pipeline.verify import main as _  # noqa: F401  (the module's entry point imports cleanly)
+from pipeline.verify import select, verify
+
+
+def test_verify_writes_verdicts_and_mirrors_them(lab_root, store_uri):
+    assert main(verify, argv=["profile=ci", "claims=[C1.1,C1.2]"], extra_check=select) == 0
+    out = lab_root / "results" / "verify"
+    rows = json.loads((out / "verdicts.json").read_text())
+    assert [r["claim"] for r in rows] == ["C1.1", "C1.2"] and all(r["passed"] for r in rows)
+    assert "| C1.1 |" in (out / "verdicts.md").read_text()
+    assert (out / "verdicts.csv").read_text().startswith("claim,")
+    from mlflow.tracking import MlflowClient
+
+    c = MlflowClient(store_uri)
+    runs = c.search_runs([c.get_experiment_by_name("verify").experiment_id])
+    children = {r.data.tags["claims"]: r for r in runs if "mlflow.parentRunId" in r.data.tags}
+    assert set(children) == {"C1.1", "C1.2"}
+    assert all(r.info.status == "FINISHED" for r in runs)
+    for row in rows:
+        assert children[row["claim"]].data.tags["ledger_key"] == ledger_key(row)
+        assert children[row["claim"]].data.metrics["passed"] == 1.0
+
+
+def test_unknown_claim_is_refused(lab_root, capsys):
+    assert main(verify, argv=["claims=[C9.9]", "tracking=off"], extra_check=select) == 2
+    assert capsys.readouterr().err.startswith("error: claims: unknown claim 'C9.9'")
