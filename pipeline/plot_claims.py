@@ -35,6 +35,12 @@ def _save(fig, path: Path) -> None:
     plt.close(fig)
 
 
+def _plain_ticks(ax, values) -> None:
+    """Label a log x axis at the data's own values, written plainly (2, 5, 10 rather than 2×10⁰)."""
+    ax.set_xticks(list(values), [f"{v:g}" for v in values])
+    ax.minorticks_off()
+
+
 def _parse(key: str) -> dict[str, str]:
     return dict(re.findall(r"(\w+)=([^,]+)", key))
 
@@ -48,6 +54,7 @@ def c13(v: dict, path: Path) -> None:
         line = ax.plot([int(n) for n in ns], [d[key][n] for n in ns], marker=m, label=f"found, {name}")[0]
         ax.axhline(tight, color=line.get_color(), ls="--", lw=1, label=f"tight reference {tight:g}")
     ax.set_xscale("log")
+    _plain_ticks(ax, sorted({int(n) for n in d["l1_by_n"]} | {int(n) for n in d["l2_by_n"]}))
     ax.set_ylim(0, 0.4)
     ax.legend(fontsize=8, loc="lower right")
     _save(fig, path)
@@ -82,6 +89,7 @@ def c15(v: dict, path: Path) -> None:
     ax.plot(grid, 0.572 * grid**3, "k--", lw=1, label="tight bound 0.572 R³")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    _plain_ticks(ax, Rs)
     ax.legend(fontsize=8, loc="lower right")
     ax.text(0.02, 0.97, "paper: M = exp(O(R² + log n)), constants unknown", transform=ax.transAxes, fontsize=8,
             va="top")

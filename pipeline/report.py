@@ -97,7 +97,7 @@ def render_md(verdicts, study_list, profile: str, out_dir: Path, results: Path) 
     for v in verdicts:
         name, path = claim_figure(v["claim"], study_list, results)
         fig = f"[{name}]({figure_rel(path, out_dir)})" if path else "—"
-        bound = fmt(v["bound"]) if v["bound"] is not None else f"unknown ({v['bound_label']})"
+        bound = f"{fmt(v['bound'])} ({v['bound_label']})" if v["bound"] is not None else f"unknown ({v['bound_label']})"
         lines.append(f"| {v['claim']} | {v['paper']} | {v['statement']} | {fmt(v['measured'])} ({v['measured_label']}) "
                      f"| {bound} | {fmt(v['tight'])} | **{v['verdict']}** | {fmt(v['slack'])} | {fig} | `{ledger_key(v)}` |")
     lines += ["", "Pass criteria:", ""]
@@ -147,7 +147,8 @@ def render_html(verdicts, study_list, profile: str, results: Path) -> str:
     for v in verdicts:
         name, path = claim_figure(v["claim"], study_list, results)
         fig = f"<a href='#fig-{e(name)}'>{e(name)}</a>" if path else "—"
-        bound = e(fmt(v["bound"])) if v["bound"] is not None else f"<span class=unknown>unknown</span> ({e(v['bound_label'])})"
+        bound = (f"{e(fmt(v['bound']))}<div class=muted>{e(v['bound_label'])}</div>" if v["bound"] is not None
+                 else f"<span class=unknown>unknown</span><div class=muted>{e(v['bound_label'])}</div>")
         claims.append(
             f"<tr><td><b>{e(v['claim'])}</b></td><td>{e(v['paper'])}</td><td>{e(v['statement'])}"
             f"<div class=muted>{e(v['criterion'])}</div></td><td>{e(fmt(v['measured']))}<div class=muted>"

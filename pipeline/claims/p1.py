@@ -27,7 +27,7 @@ def _text(claim_id: str) -> tuple[str, str]:
 
     c = CLAIMS[claim_id]
     return c.statement, c.criterion
-UNKNOWN = "paper constant unknown"
+UNKNOWN = "constant unknown"
 
 
 # --------------------------------------------------------------------------- instances
@@ -154,7 +154,7 @@ def B_lower_bound(ctx: Context) -> Verdict:
     m1, m2 = max(l1.values()), max(l2.values())
     passed = abs(m1 - 0.2404) <= 1e-3 and abs(m2 - 0.3125) <= 1e-3
     return Verdict("C1.3", PAPER, *_text("C1.3"), m1, "max -λ_min(B), ‖b‖₁ ≤ 1",
-                   None, UNKNOWN, 0.2405, passed, None,
+                   None, "paper's C_B " + UNKNOWN, 0.2405, passed, None,
                    {"l1_by_n": {str(k): v for k, v in l1.items()}, "l2_by_n": {str(k): v for k, v in l2.items()},
                     "l2_max": m2, "l2_tight": 0.3125, "restarts": ctx.sizes.bound_restarts,
                     "note": "any C_w ≥ 0.2405 (ℓ1) or ≥ 0.3125 (ℓ2) makes P1-L3 hold; the paper's C_w is unknown"})
@@ -222,7 +222,7 @@ def hessian_lipschitz(ctx: Context) -> Verdict:
     passed = ratio <= 1.0 and all(s <= 0.1 for s in slopes.values())
     unit_form = {f"R={R:g},n={n}": M / (n * math.exp(R**2)) for (R, n), M in table.items()}
     return Verdict("C1.5", PAPER, *_text("C1.5"), ratio, "max M̂/(0.572 R³)",
-                   None, UNKNOWN + " (form exp(O(R² + log n)))", 1.0, passed, None,
+                   None, "paper's M = exp(O(R² + log n)), " + UNKNOWN, 1.0, passed, None,
                    {"M_hat": {f"R={R:g},n={n}": M for (R, n), M in table.items()},
                     "slope_in_n_by_R": {f"{R:g}": s for R, s in slopes.items()},
                     "M_hat_over_n_exp_R2": unit_form,
