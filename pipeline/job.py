@@ -5,6 +5,7 @@ mathematics (that is in kernels/, problems/, solvers/).
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
 import time
@@ -88,8 +89,7 @@ def run(cfg: DictConfig, output_dir: Path, parent_run_id: Optional[str] = None,
         run_name = run_label(solver_params.label, int(cfg.seed), overrides)
         logger = tracking.RunLogger(cfg.tracking.uri, cfg.tracking.experiment, cfg.tracking.artifact_root,
                                     run_name[:250], tags, parent_run_id)
-    ctx = logger if logger is not None else _Null()
-    with ctx:
+    with logger if logger is not None else contextlib.nullcontext():
         if logger is not None:
             params = tracking.config_params(cfg)
             params.update({f"instance.{k}": f"{v:.6g}" for k, v in inst.constants.items()})
@@ -111,8 +111,8 @@ def run(cfg: DictConfig, output_dir: Path, parent_run_id: Optional[str] = None,
             prog.close()
 
         x = trace.x if trace.x is not None else x0
-        final_loss, final_grad = (float(v) if v.ndim == 0 else float(torch.linalg.vector_norm(v))
-                                  for v in problem.loss_grad(x))
+        loss_x, grad_x = problem.loss_grad(x)
+        final_loss, final_grad = float(loss_x), float(torch.linalg.vector_norm(grad_x))
         status = "diverged" if trace.status == DIVERGED else "finished"
         to_eps = trace.iterations_to_eps(cfg.stop.eps_grid)
         summary = {
@@ -181,10 +181,3 @@ def _no_hydra(cfg: DictConfig) -> DictConfig:
     c.pop("hydra", None)
     return OmegaConf.create(c)
 
-
-class _Null:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *a):
-        return False
