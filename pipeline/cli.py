@@ -240,13 +240,14 @@ def report_job(summary: dict, output_dir: str, job_num: Optional[int]) -> None:
     import os
 
     from rich.console import Console
+    from rich.markup import escape
 
     color = {"finished": "green", "diverged": "yellow"}.get(summary["status"], "red")
     gap = summary["final_relative_gap"]
-    prefix = f"[job {job_num + 1}/{os.environ.get(JOBS_ENV, '?')}] " if job_num is not None else ""
+    prefix = escape(f"[job {job_num + 1}/{os.environ.get(JOBS_ENV, '?')}] ") if job_num is not None else ""
     Console(highlight=False, soft_wrap=True).print(
         f"{prefix}{summary['solver']}: [{color}]{summary['status']}[/{color}] after {summary['iterations']} "
-        f"iterations, final gap {gap:.2e}, ‖∇L‖ = {summary['final_grad_norm']:.2e} -> {output_dir}"
+        f"iterations, final gap {gap:.2e}, ‖∇L‖ = {summary['final_grad_norm']:.2e} -> {escape(str(output_dir))}"
         if gap is not None else f"{prefix}{summary['solver']}: {summary['status']} -> {output_dir}")
 
 
