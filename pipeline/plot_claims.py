@@ -96,7 +96,40 @@ def c15(v: dict, path: Path) -> None:
     _save(fig, path)
 
 
-FIGURES: dict[str, Callable[[dict, Path], None]] = {"C1.3": c13, "C1.4": c14, "C1.5": c15}
+def c16(v: dict, path: Path) -> None:
+    """Worst spectral deviation of the sparsified Hessian against ε0, leverage vs uniform sampling."""
+    cases = v["details"]["by_case"]
+    fig, ax = _axes("C1.6: sparsifier, max |eig(H^-1/2 H̃ H^-1/2) − 1| over the trials", "ε0 (s = ⌈d ln(d/δ)/ε0²⌉ rows)",
+                    "max spectral deviation")
+    for scores, marker in (("exact", "o"), ("uniform", "s")):
+        pts = sorted((float(_parse(k)["eps0"]), c["max_deviation"]) for k, c in cases.items() if k.endswith(scores))
+        label = "leverage-score sampling" if scores == "exact" else "uniform sampling (control)"
+        ax.plot(*zip(*pts), marker=marker, label=label)
+    eps = sorted({float(_parse(k)["eps0"]) for k in cases})
+    ax.plot(eps, eps, "k--", lw=1, label="deviation = ε0 (pass line)")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    _plain_ticks(ax, eps)
+    ax.legend(fontsize=8, loc="upper left")
+    _save(fig, path)
+
+
+def c17(v: dict, path: Path) -> None:
+    """Distance to x* per step with the one-step bound of P1-L8 evaluated at the measured ε̂0(t) and M̂."""
+    fig, ax = _axes("C1.7: one-step shrinking, r_{t+1} against 2(ε̂0 + M̂r/(l − M̂r))·r", "iteration t",
+                    "‖x_t − x*‖")
+    for (name, rows), color in zip(v["details"]["runs"].items(), ("#4c72b0", "#dd8452")):
+        r = [rows[0]["r"]] + [row["r_next"] for row in rows]
+        ax.plot(range(len(r)), r, marker="o", color=color, label=f"r_t, start {name.replace('_', ' ')}")
+        bt = [(t + 1, row["bound"]) for t, row in enumerate(rows) if row["applicable"]]
+        if bt:
+            ax.plot(*zip(*bt), ls="--", marker="x", color=color, alpha=0.7, label=f"bound on r_t, {name.replace('_', ' ')}")
+    ax.set_yscale("log")
+    ax.legend(fontsize=8, loc="upper right")
+    _save(fig, path)
+
+
+FIGURES: dict[str, Callable[[dict, Path], None]] = {"C1.3": c13, "C1.4": c14, "C1.5": c15, "C1.6": c16, "C1.7": c17}
 
 
 def draw_claims(verdicts: list[dict], figures_dir: Path) -> list[Path]:

@@ -131,6 +131,10 @@ class VerifyProfile:
     lipschitz_points: int = spec(4000, ge=1)
     lipschitz_Rs: List[float] = spec([0.5, 1.0, 2.0, 3.0, 4.0])
     lipschitz_ns: List[int] = spec([20, 200, 2000])
+    sparsifier_n: int = spec(50_000, ge=100)
+    sparsifier_trials: int = spec(20, ge=1)
+    newton_n: int = spec(4000, ge=100)
+    newton_seeds: int = spec(100, ge=1)
 
 
 @dataclass

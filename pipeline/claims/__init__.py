@@ -1,5 +1,6 @@
 """Claims of the papers, one module per paper; importing this package registers them all."""
 from pipeline.claims.base import CLAIMS, Claim, Context, Verdict, claim
 from pipeline.claims import p1  # noqa: F401  (registers C1.1–C1.5)
+from pipeline.claims import p1_newton  # noqa: F401  (registers C1.6–C1.8, C1.10)
 
 __all__ = ["CLAIMS", "Claim", "Context", "Verdict", "claim"]

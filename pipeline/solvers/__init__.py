@@ -4,12 +4,13 @@ To add a solver: write a module with a ``Params`` dataclass and a class with
 ``run(oracle, x0, stop, observe, x_star) -> Trace``, add it here and add a YAML
 file in conf/solver/. The shared battery in tests/pipeline/solvers runs it.
 """
+from pipeline.solvers.approx_newton import ApproxNewton
 from pipeline.solvers.base import Record, Recorder, StopRule, Trace
 from pipeline.solvers.gd import GradientDescent
 from pipeline.solvers.newton import Newton
 from pipeline.solvers.scipy_baselines import ScipyMinimize
 
-SOLVERS = {cls.name: cls for cls in (GradientDescent, Newton, ScipyMinimize)}
+SOLVERS = {cls.name: cls for cls in (GradientDescent, Newton, ScipyMinimize, ApproxNewton)}
 
 
 def make_solver(params):

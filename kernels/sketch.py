@@ -1,0 +1,113 @@
+"""Leverage scores and leverage-score row sampling (common.md §4; used by P1.5, P3, E02, E06, E09).
+
+Pure functions of torch tensors. ``M`` is n×k, dense or torch sparse COO.
+Randomness comes only from the explicit ``generator`` argument.
+"""
+from __future__ import annotations
+
+import math
+from typing import NamedTuple, Optional
+
+import torch
+from torch import Tensor
+
+__all__ = [
+    "leverage_scores",
+    "leverage_scores_svd",
+    "approximate_leverage_scores",
+    "countsketch",
+    "sample_size",
+    "RowSample",
+    "sample_rows",
+    "sampled_diagonal",
+    "spectral_deviation",
+]
+
+
+def _dense(M: Tensor) -> Tensor:
+    return M.to_dense() if M.layout != torch.strided else M
+
+
+def leverage_scores(M: Tensor) -> Tensor:
+    """Exact τ_i = ‖Q_{i,*}‖² from the thin QR M = QR (common.md §4.1); Σ τ_i = rank M = k.
+
+    Requires full column rank; for a rank-deficient M use the SVD-based scores
+    (:func:`leverage_scores_svd`).
+    """
+    Q, _ = torch.linalg.qr(_dense(M), mode="reduced")
+    return (Q * Q).sum(dim=1)
+
+
+def leverage_scores_svd(M: Tensor, rtol: Optional[float] = None) -> Tensor:
+    """τ_i from the left singular vectors of the numerical range of M (any rank)."""
+    U, S, _ = torch.linalg.svd(_dense(M), full_matrices=False)
+    tol = (rtol if rtol is not None else max(M.shape) * torch.finfo(M.dtype).eps) * S[0]
+    U = U[:, S > tol]
+    return (U * U).sum(dim=1)
+
+
+def countsketch(M: Tensor, rows: int, generator: torch.Generator) -> Tensor:
+    """ΠM for a CountSketch Π (rows × n): row i of M is added, with a random sign, to a random bucket.
+
+    O(nnz(M)) work; works for dense and sparse COO M.
+    """
+    n, k = M.shape
+    bucket = torch.randint(rows, (n,), generator=generator).to(M.device)
+    sign = (torch.randint(2, (n,), generator=generator) * 2 - 1).to(M.device, M.dtype)
+    out = torch.zeros(rows, k, dtype=M.dtype, device=M.device)
+    if M.layout != torch.strided:
+        Mc = M.coalesce()
+        i, j = Mc.indices()
+        out.index_put_((bucket[i], j), Mc.values() * sign[i], accumulate=True)
+        return out
+    return out.index_add_(0, bucket, M * sign.unsqueeze(1))
+
+
+def approximate_leverage_scores(M: Tensor, generator: torch.Generator, sketch_rows: Optional[int] = None,
+                                jl_cols: Optional[int] = None, delta: float = 0.01) -> Tensor:
+    """τ̃_i = ‖M_{i,*} R⁻¹ G‖²/m with R from the QR of a CountSketch of M and G Gaussian (common.md §4.2).
+
+    ``sketch_rows`` defaults to max(4k², 4k) and ``jl_cols`` to ⌈8 ln(n/δ)⌉; the cost is
+    O(nnz(M)·m + k³ + k²m). Constant-factor accurate with high probability.
+    """
+    n, k = M.shape
+    rows = sketch_rows or max(4 * k * k, 4 * k)
+    m = jl_cols or max(4, math.ceil(8 * math.log(n / delta)))
+    _, R = torch.linalg.qr(countsketch(M, rows, generator), mode="reduced")
+    G = torch.randn(k, m, generator=generator, dtype=M.dtype).to(M.device)
+    Z = torch.linalg.solve_triangular(R, G, upper=True)  # R⁻¹G, k×m
+    Y = M @ Z
+    return (Y * Y).sum(dim=1) / m
+
+
+def sample_size(d: int, eps0: float, delta: float, c_s: float = 1.0) -> int:
+    """s = ⌈c_s · d · ln(d/δ) / ε0²⌉, the sample size that sufficed in theory P1.5 [V]."""
+    return math.ceil(c_s * d * math.log(max(d, 2) / delta) / eps0**2)
+
+
+class RowSample(NamedTuple):
+    """Distinct sampled rows and their weights Σ_{k: i_k = i} 1/(s p_i)."""
+
+    rows: Tensor
+    weights: Tensor
+
+
+def sample_rows(p: Tensor, s: int, generator: torch.Generator) -> RowSample:
+    """Draw i_1..i_s i.i.d. from p and aggregate repeated rows (common.md §4.3)."""
+    draws = torch.multinomial(p.cpu(), s, replacement=True, generator=generator).to(p.device)
+    rows, counts = torch.unique(draws, return_counts=True)
+    return RowSample(rows, counts.to(p.dtype) / (s * p[rows]))
+
+
+def sampled_diagonal(D: Tensor, p: Tensor, s: int, generator: torch.Generator) -> RowSample:
+    """D̃ = Σ_k D_{i_k}/(s p_{i_k}) e_{i_k}e_{i_k}ᵀ, unbiased for diag(D), at most s nonzeros."""
+    sample = sample_rows(p, s, generator)
+    return RowSample(sample.rows, sample.weights * D[sample.rows])
+
+
+def spectral_deviation(exact: Tensor, approx: Tensor) -> float:
+    """ε̂ = max |eig(H^{-1/2} H̃ H^{-1/2}) − 1| for symmetric positive definite H (common.md §4.3)."""
+    ev, V = torch.linalg.eigh(0.5 * (exact + exact.T))
+    W = V / ev.sqrt()
+    rel = torch.linalg.eigvalsh(W.T @ (0.5 * (approx + approx.T)) @ W)
+    return float((rel - 1).abs().max())
