@@ -37,6 +37,7 @@ class SyntheticData:
     kappa: float = spec(10.0, ge=1.0)
     R: float = spec(1.0, gt=0.0)
     spectrum: str = spec("geometric", choices=("geometric", "step"))
+    density: Optional[float] = spec(None, gt=0.0, le=1.0)
     heavy_fraction: float = spec(0.0, ge=0.0, lt=1.0)
     heavy_scale: float = spec(30.0, gt=0.0)
     b: str = spec("planted", choices=("planted", "simplex", "adversarial"))
@@ -53,7 +54,8 @@ class SyntheticData:
             raise ConfigError(f"{prefix}.n", f"must be ≥ {prefix}.d = {node.d} (A is n×d with n ≥ d), got {node.n}")
         if node.rank is not None and node.rank > node.d:
             raise ConfigError(f"{prefix}.rank", f"must be ≤ {prefix}.d = {node.d}, got {node.rank}")
-        check_memory(f"{prefix}.n", 8 * node.n * node.d * 4)
+        fill = 1.0 if node.density is None else min(1.0, 2.0 * node.density)
+        check_memory(f"{prefix}.n", int(8 * node.n * node.d * 4 * fill))
 
 
 @dataclass

@@ -1,7 +1,8 @@
 """``python -m pipeline.synthesize [data overrides]``: build an instance and its reference optimum.
 
 The instance is stored in the content-addressed cache (``.cache/instances``)
-that every solver of a sweep reads; ``instance.npz`` (A, b, w, x_star) and
+that every solver of a sweep reads; ``instance.npz`` (A — or its CSR fields
+A_data, A_indices, A_indptr, A_shape when sparse — b, w, x_star) and
 ``instance.json`` (measured constants) are also written to the run folder, so
 that ``data=file data.path=.../instance.npz`` reloads it.
 """
@@ -12,7 +13,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from pipeline.data import save_instance
+from pipeline.data import matrix, save_instance
 from pipeline.job import setup
 from pipeline.results import write_json
 
@@ -22,7 +23,8 @@ def synthesize(cfg: DictConfig) -> dict:
 
     inst = setup(cfg)
     out = Path(HydraConfig.get().runtime.output_dir)
-    save_instance(out / "instance.npz", x_star=inst.x_star, **inst.arrays)
+    fields = {k: v for k, v in inst.arrays.items() if k != "A"} | matrix.to_fields(inst.arrays["A"])
+    save_instance(out / "instance.npz", x_star=inst.x_star, **fields)
     write_json(out / "instance.json", {"key": inst.key, "f_star": inst.f_star, "constants": inst.constants})
     c = inst.constants
     print(f"instance {inst.key}: n={int(c['n'])} d={int(c['d'])} κ(A)={c['A_kappa']:.4g} "

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from pipeline.data import matrix
 from pipeline.data.io import load_instance, save_instance
 from pipeline.data.synthetic import synthesize_p1
 
@@ -54,9 +55,10 @@ def raw_arrays(cfg: DictConfig) -> dict[str, np.ndarray]:
 
 def measure_constants(problem, x_star: torch.Tensor, arrays: dict[str, np.ndarray]) -> dict[str, float]:
     """ℓ, μ, κ, effective rank of ∇²L(x*), and the spectrum of A."""
-    sv = np.linalg.svd(arrays["A"], compute_uv=False)
+    sv = matrix.singular_values(arrays["A"])
     out = dict(problem.stats(x_star))
     out.update(n=float(arrays["A"].shape[0]), d=float(arrays["A"].shape[1]), A_norm=float(sv[0]),
+               nnz=float(matrix.nnz(arrays["A"])),
                A_sigma_min=float(sv[-1]), A_kappa=float(sv[0] / sv[-1]) if sv[-1] > 0 else float("inf"),
                w2_min=float(np.min(arrays["w"] ** 2)), b_l1=float(np.abs(arrays["b"]).sum()))
     return out
@@ -83,14 +85,16 @@ def build_instance(cfg: DictConfig, cache_dir: str | Path | None = None) -> Inst
     path = Path(cache_dir or Path(cfg.results_dir).parent / ".cache" / "instances") / f"{key}.npz"
     if cfg.data.cache and path.is_file():
         with np.load(path, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files if k not in ("x_star", "meta")}
+            arrays = {k: z[k] for k in z.files if k not in ("x_star", "meta", *matrix.SPARSE_FIELDS)}
+            arrays["A"] = matrix.from_fields(z)
             meta = json.loads(str(z["meta"]))
             return Instance(arrays, z["x_star"], meta["f_star"], meta["constants"], key)
     arrays = raw_arrays(cfg)
     x_star, f_star, consts = compute_reference(cfg, arrays)
     if cfg.data.cache:
         meta = json.dumps({"f_star": f_star, "constants": consts}, sort_keys=True)
-        save_instance(path, x_star=x_star, meta=np.array(meta), **arrays)
+        fields = {k: v for k, v in arrays.items() if k != "A"} | matrix.to_fields(arrays["A"])
+        save_instance(path, x_star=x_star, meta=np.array(meta), **fields)
     return Instance(arrays, x_star, f_star, consts, key)
 
 

@@ -1,8 +1,9 @@
 """Reading and writing instances as ``.npz`` files, with strict validation.
 
 An instance file holds float arrays ``A`` (n×d, n ≥ d ≥ 1), ``b`` (n) and ``w``
-(n), all finite. Extra arrays are ignored; object arrays are never loaded
-(``allow_pickle=False``).
+(n), all finite; a sparse A may instead be given by its CSR fields ``A_data``,
+``A_indices``, ``A_indptr`` and ``A_shape``. Extra arrays are ignored; object
+arrays are never loaded (``allow_pickle=False``).
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pipeline.data.matrix import SPARSE_FIELDS, from_fields, is_sparse
 from pipeline.errors import DataError
 
 REQUIRED = ("A", "b", "w")
@@ -25,10 +27,21 @@ def load_instance(path: str | os.PathLike, key_prefix: str = "data.path") -> dic
     try:
         with np.load(p, allow_pickle=False) as z:
             keys = set(z.files)
-            missing = [k for k in REQUIRED if k not in keys]
+            sparse = "A" not in keys and all(k in keys for k in SPARSE_FIELDS)
+            missing = [k for k in REQUIRED if k not in keys and not (k == "A" and sparse)]
             if missing:
                 raise DataError(f"{key_prefix}:{missing[0]}", f"missing array {missing[0]!r} in {p.name} (has {sorted(keys)}; needs A, b, w)")
-            arrays = {k: z[k] for k in REQUIRED}
+            arrays = {k: z[k] for k in ("b", "w")}
+            if sparse:
+                for k in SPARSE_FIELDS:
+                    if z[k].dtype.kind not in "fiu":
+                        raise DataError(f"{key_prefix}:{k}", f"must be numeric, got dtype {z[k].dtype}")
+                try:
+                    arrays["A"] = from_fields(z)
+                except ValueError as exc:
+                    raise DataError(f"{key_prefix}:A_indptr", f"inconsistent CSR fields ({exc})") from None
+            else:
+                arrays["A"] = z["A"]
     except DataError:
         raise
     except ValueError as exc:
@@ -38,13 +51,13 @@ def load_instance(path: str | os.PathLike, key_prefix: str = "data.path") -> dic
     except (zipfile.BadZipFile, OSError, EOFError) as exc:
         raise DataError(key_prefix, f"{p.name} is not an npz file ({type(exc).__name__}: {exc})") from None
     check_instance(arrays, key_prefix)
-    return {k: np.asarray(v, dtype=np.float64) for k, v in arrays.items()}
+    return {k: (v.astype(np.float64) if is_sparse(v) else np.asarray(v, dtype=np.float64)) for k, v in arrays.items()}
 
 
 def check_instance(arrays: dict[str, np.ndarray], key_prefix: str = "data") -> None:
     """Shapes, dtypes and finiteness of A, b, w."""
     for k in REQUIRED:
-        a = arrays[k]
+        a = arrays[k].data if is_sparse(arrays[k]) else arrays[k]
         if a.dtype.kind not in "fiu" or a.dtype == bool:
             raise DataError(f"{key_prefix}:{k}", f"must be a real numeric array, got dtype {a.dtype}")
         if a.size == 0:

@@ -8,6 +8,9 @@ w_i² = C_w + l/σ_min(A)² (assumption A3).
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
+
+from pipeline.data.matrix import singular_values as _singular_values
 
 
 def singular_values(d: int, kappa: float, R: float, rank: int | None, profile: str) -> np.ndarray:
@@ -31,24 +34,50 @@ def softmax_np(u: np.ndarray) -> np.ndarray:
     return e / e.sum()
 
 
-def pd_weights(A: np.ndarray, C_w: float, l: float) -> np.ndarray:
+def pd_weights(A, C_w: float, l: float) -> np.ndarray:
     """w_i = sqrt(C_w + l/σ_min(A)²) for every row (theory P1.3, A3)."""
-    smin = np.linalg.svd(A, compute_uv=False)[-1]
+    smin = _singular_values(A)[-1]
     w2 = C_w + (l / smin**2 if l > 0 else 0.0)
     return np.full(A.shape[0], np.sqrt(w2))
 
 
+def sparse_matrix(n: int, d: int, density: float, R: float, rng: np.random.Generator) -> sp.csr_matrix:
+    """A random sparse n×d matrix with about density·n·d Gaussian nonzeros (at least one per column,
+    on the leading diagonal block), rescaled so that ‖A‖ = R."""
+    k = max(1, int(round(density * n * d)))
+    flat = np.unique(rng.integers(0, n * d, size=k))
+    rows, cols = np.divmod(flat, d)
+    rows = np.concatenate([rows, np.arange(d)])
+    cols = np.concatenate([cols, np.arange(d)])
+    A = sp.csr_matrix((rng.standard_normal(rows.size), (rows, cols)), shape=(n, d))
+    A.sum_duplicates()
+    return A * (R / _singular_values(A)[0])
+
+
 def synthesize_p1(cfg, seed: int) -> dict[str, np.ndarray]:
-    """Build (A, b, w, x_true) from a ``data`` config (see pipeline.schema.SyntheticData)."""
+    """Build (A, b, w, x_true) from a ``data`` config (see pipeline.schema.SyntheticData).
+
+    With ``density`` set, A is sparse (scipy CSR) with ‖A‖ = R and its conditioning as it comes;
+    otherwise A = U diag(s) Vᵀ with the requested spectrum.
+    """
     rng = np.random.default_rng(seed)
     n, d = int(cfg.n), int(cfg.d)
-    U, _ = np.linalg.qr(rng.standard_normal((n, d)))
-    V, _ = np.linalg.qr(rng.standard_normal((d, d)))
-    s = singular_values(d, float(cfg.kappa), float(cfg.R), cfg.rank, str(cfg.spectrum))
-    A = (U * s) @ V.T
+    if cfg.get("density") is not None:
+        A = sparse_matrix(n, d, float(cfg.density), float(cfg.R), rng)
+    else:
+        U, _ = np.linalg.qr(rng.standard_normal((n, d)))
+        V, _ = np.linalg.qr(rng.standard_normal((d, d)))
+        s = singular_values(d, float(cfg.kappa), float(cfg.R), cfg.rank, str(cfg.spectrum))
+        A = (U * s) @ V.T
     if cfg.heavy_fraction > 0:
         k = max(1, int(round(cfg.heavy_fraction * n)))
-        A[rng.choice(n, size=k, replace=False)] *= cfg.heavy_scale
+        heavy = rng.choice(n, size=k, replace=False)
+        if sp.issparse(A):
+            scale = np.ones(n)
+            scale[heavy] = cfg.heavy_scale
+            A = sp.csr_matrix(sp.diags(scale) @ A)
+        else:
+            A[heavy] *= cfg.heavy_scale
     x_true = rng.standard_normal(d)
     x_true *= cfg.x_true_norm / np.linalg.norm(x_true)
     if cfg.b == "planted":

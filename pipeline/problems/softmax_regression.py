@@ -23,8 +23,10 @@ class SoftmaxRegression:
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray], dtype=torch.float64, device="cpu"):
-        t = {k: torch.as_tensor(arrays[k], dtype=dtype, device=device) for k in ("A", "b", "w")}
-        return cls(**t)
+        from pipeline.data.matrix import to_torch
+
+        t = {k: torch.as_tensor(arrays[k], dtype=dtype, device=device) for k in ("b", "w")}
+        return cls(A=to_torch(arrays["A"], dtype, device), **t)
 
     @property
     def dim(self) -> int:
@@ -59,7 +61,8 @@ class SoftmaxRegression:
 
     def smoothness_bound(self) -> float:
         """ℓ ≤ ‖A‖²(0.3082 + max w²) for ‖b‖₁ ≤ 1 (theory P1.4)."""
-        return K.smoothness_bound(float(torch.linalg.matrix_norm(self.A, ord=2)), self.w)
+        A = self.A.to_dense() if self.A.layout != torch.strided else self.A
+        return K.smoothness_bound(float(torch.linalg.matrix_norm(A, ord=2)), self.w)
 
     def stats(self, x: Tensor) -> dict[str, float]:
         """Measured constants at x: ℓ, μ, κ and effective rank of ∇²L(x)."""
