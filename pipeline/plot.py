@@ -95,9 +95,14 @@ def draw(df, fits, study, path: Path) -> None:
         label = f"{group}: slope {fit.slope:.2f}" if fit else f"{group}"
         if row.verdict in ("pass", "fail"):
             label += f" (theory {row.theory_slope:g}, band [{row.band_low:g}, {row.band_high:g}]: {row.verdict})"
+        if row.not_reached:
+            label += f"; {row.not_reached}/{row.runs} runs never reached it"
         ax.scatter(sub[study.x], sub[study.y], color=c, marker=m, s=22, alpha=0.8, label=label, zorder=3)
         if fit:
-            ax.plot(xgrid, fit.predict(xgrid), color=c, lw=1.2, zorder=2)
+            ok = np.isfinite(sub[study.y].to_numpy(float))
+            xs = sub[study.x].to_numpy(float)[ok]
+            own = np.geomspace(xs.min() / 1.1, xs.max() * 1.1, 30)  # the fit is drawn where it has data
+            ax.plot(own, fit.predict(own), color=c, lw=1.2, zorder=2)
             law = law_for(study, group)
             if law is not None:
                 ok = np.isfinite(sub[study.y].to_numpy(float))
@@ -111,8 +116,13 @@ def draw(df, fits, study, path: Path) -> None:
     ax.set_title(study.title or study.name, fontsize=11)
     ax.grid(True, which="both", alpha=0.25)
     ax.plot([], [], color="gray", lw=1.2, label="solid: least-squares fit in log-log")
-    ax.plot([], [], color="gray", lw=1.0, ls="--", label="dashed: theory slope through the data's centre")
-    ax.legend(fontsize=7, loc="upper left", frameon=True)
+    if len(study.laws):
+        ax.plot([], [], color="gray", lw=1.0, ls="--", label="dashed: theory slope through the data's centre")
+    distinct = np.unique(xs_all[np.isfinite(xs_all)])
+    if len(distinct) <= 8:
+        ax.set_xticks(distinct, [f"{v:g}" for v in distinct])
+        ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+    ax.legend(fontsize=7, loc="best", frameon=True)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, metadata={"Software": None})
@@ -164,6 +174,9 @@ def plot_study(cfg: DictConfig) -> dict:
     if df.empty:
         raise ConfigError("study", f"no run summaries under {paths['runs']} match the study's current grid; "
                                    f"run it first: python -m pipeline -m +study={study.name}")
+    import pandas as pd
+
+    df[study.x] = pd.to_numeric(df[study.x], errors="coerce")
     df[study.y] = df[study.y].astype(float)
     df = df.sort_values([study.group_by, "seed", study.x]).reset_index(drop=True)
     keep = [c for c in df.columns if not c.startswith("_") and c not in ("wall_time_s", "job_time_s", "mlflow_run_id")]

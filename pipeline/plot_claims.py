@@ -37,8 +37,9 @@ def _save(fig, path: Path) -> None:
 
 def _plain_ticks(ax, values) -> None:
     """Label a log x axis at the data's own values, written plainly (2, 5, 10 rather than 2×10⁰)."""
+    import matplotlib.ticker
     ax.set_xticks(list(values), [f"{v:g}" for v in values])
-    ax.minorticks_off()
+    ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
 
 
 def _parse(key: str) -> dict[str, str]:
