@@ -60,7 +60,8 @@ def summary_rows(verdicts: list[dict], study_list: list[dict]) -> list[dict]:
         p = papers.setdefault(s["paper"], {"paper": s["paper"], "passed": 0, "failed": 0, "unknown": 0, "laws": ""})
         judged = s["fit"][s["fit"].verdict.isin(["pass", "fail"])]
         ok = int((judged.verdict == "pass").sum())
-        p["laws"] = (p["laws"] + "; " if p["laws"] else "") + f"{s['name']}: {ok}/{len(judged)} slopes in band"
+        text = f"{s['name']}: {ok}/{len(judged)} slopes in band" if len(judged) else f"{s['name']}: no law stated, fits reported"
+        p["laws"] = (p["laws"] + "; " if p["laws"] else "") + text
     return [papers[k] for k in sorted(papers)]
 
 
