@@ -68,6 +68,12 @@ class Claim:
 CLAIMS: dict[str, Claim] = {}
 
 
+def registered_text(claim_id: str) -> tuple[str, str]:
+    """The registered statement and criterion of a claim, so that a verdict repeats them verbatim."""
+    c = CLAIMS[claim_id]
+    return c.statement, c.criterion
+
+
 def claim(id: str, paper: str, statement: str, criterion: str):
     """Register a check function as the numerical test of claim ``id``."""
 

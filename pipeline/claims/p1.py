@@ -15,18 +15,10 @@ import torch
 from torch import Tensor
 
 from kernels import softmax as K
-from pipeline.claims.base import Context, Verdict, claim
+from pipeline.claims.base import Context, Verdict, claim, registered_text
 from pipeline.fits import fit_power_law
 
 PAPER = "P1"
-
-
-def _text(claim_id: str) -> tuple[str, str]:
-    """The registered statement and criterion of a claim (single source for both)."""
-    from pipeline.claims.base import CLAIMS
-
-    c = CLAIMS[claim_id]
-    return c.statement, c.criterion
 UNKNOWN = "constant unknown"
 
 
@@ -80,7 +72,7 @@ def gradient_formula(ctx: Context) -> Verdict:
         entry = -(c @ f) * (A.T @ f) + A.T @ (c * f) + A.T @ (w * w * (A @ x))
         worst_entrywise = max(worst_entrywise, float(torch.linalg.vector_norm(entry - g) / torch.linalg.vector_norm(g)))
     passed = worst <= 1e-6 and worst_entrywise <= 1e-12
-    return Verdict("C1.1", PAPER, *_text("C1.1"), worst, "max relative error",
+    return Verdict("C1.1", PAPER, *registered_text("C1.1"), worst, "max relative error",
                    1e-6, "pass threshold", 3e-10, passed, 1e-6 / worst if worst > 0 else math.inf,
                    {"points": ctx.sizes.gradient_points, "h": h, "entrywise_form_max_rel_diff": worst_entrywise})
 
@@ -109,7 +101,7 @@ def hessian_decomposition(ctx: Context) -> Verdict:
         H_split = A.T @ (B + torch.diag(w * w)) @ A
         worst_split = max(worst_split, float(torch.linalg.matrix_norm(H_split - H) / torch.linalg.matrix_norm(H)))
     passed = worst_fd <= 1e-6 and worst_rank <= 1e-12 and worst_split <= 1e-12
-    return Verdict("C1.2", PAPER, *_text("C1.2"), worst_fd, "max relative error",
+    return Verdict("C1.2", PAPER, *registered_text("C1.2"), worst_fd, "max relative error",
                    1e-6, "pass threshold", 7e-10, passed, 1e-6 / worst_fd if worst_fd > 0 else math.inf,
                    {"sigma3_over_sigma1_B_rank": worst_rank, "split_vs_unsplit_rel_diff": worst_split,
                     "points": ctx.sizes.gradient_points, "h": h})
@@ -153,7 +145,7 @@ def B_lower_bound(ctx: Context) -> Verdict:
     l2 = {n: _worst_lower(n, "l2", ctx.sizes.bound_restarts, rng) for n in ns}
     m1, m2 = max(l1.values()), max(l2.values())
     passed = abs(m1 - 0.2404) <= 1e-3 and abs(m2 - 0.3125) <= 1e-3
-    return Verdict("C1.3", PAPER, *_text("C1.3"), m1, "max -λ_min(B), ‖b‖₁ ≤ 1",
+    return Verdict("C1.3", PAPER, *registered_text("C1.3"), m1, "max -λ_min(B), ‖b‖₁ ≤ 1",
                    None, "paper's C_B " + UNKNOWN, 0.2405, passed, None,
                    {"l1_by_n": {str(k): v for k, v in l1.items()}, "l2_by_n": {str(k): v for k, v in l2.items()},
                     "l2_max": m2, "l2_tight": 0.3125, "restarts": ctx.sizes.bound_restarts,
@@ -184,7 +176,7 @@ def pd_lemma(ctx: Context) -> Verdict:
         for _ in range(max(3, ctx.sizes.bound_restarts)))
     measured = worst / l
     passed = measured >= 1 - 1e-9 and control < 0
-    return Verdict("C1.4", PAPER, *_text("C1.4"), measured, "min λ_min(∇²L)/l", 1.0,
+    return Verdict("C1.4", PAPER, *registered_text("C1.4"), measured, "min λ_min(∇²L)/l", 1.0,
                    "l (the lemma's bound)", 1.0, passed, measured,
                    {"min_lambda_by_case": per_R, "points_per_case": ctx.sizes.pd_points + 10, "C_w": 0.25,
                     "paper_C_w": "unknown", "control_min_lambda": control, "control_reference": -0.2404})
@@ -221,7 +213,7 @@ def hessian_lipschitz(ctx: Context) -> Verdict:
         slopes[R] = fit.slope if fit else 0.0
     passed = ratio <= 1.0 and all(s <= 0.1 for s in slopes.values())
     unit_form = {f"R={R:g},n={n}": M / (n * math.exp(R**2)) for (R, n), M in table.items()}
-    return Verdict("C1.5", PAPER, *_text("C1.5"), ratio, "max M̂/(0.572 R³)",
+    return Verdict("C1.5", PAPER, *registered_text("C1.5"), ratio, "max M̂/(0.572 R³)",
                    None, "paper's M = exp(O(R² + log n)), " + UNKNOWN, 1.0, passed, None,
                    {"M_hat": {f"R={R:g},n={n}": M for (R, n), M in table.items()},
                     "slope_in_n_by_R": {f"{R:g}": s for R, s in slopes.items()},

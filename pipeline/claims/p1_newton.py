@@ -15,7 +15,7 @@ from omegaconf import OmegaConf
 
 from kernels import sketch
 from kernels import softmax as K
-from pipeline.claims.base import Context, Verdict, claim
+from pipeline.claims.base import Context, Verdict, claim, registered_text
 from pipeline.data.synthetic import synthesize_p1
 from pipeline.problems import CountingOracle, SoftmaxRegression
 from pipeline.schema import SyntheticData
@@ -24,13 +24,6 @@ from pipeline.solvers.base import StopRule
 from pipeline.solvers.newton import Newton, newton_direction
 
 PAPER = "P1"
-
-
-def _text(claim_id: str) -> tuple[str, str]:
-    from pipeline.claims.base import CLAIMS
-
-    c = CLAIMS[claim_id]
-    return c.statement, c.criterion
 
 
 def instance(ctx: Context, n: int, R: float, l: float, seed_offset: int, heavy: float = 0.001):
@@ -101,7 +94,7 @@ def sparsifier(ctx: Context) -> Verdict:
                 control_fraction.append(within)
     control = float(np.mean(control_fraction))
     passed = worst_fraction >= 1 - 0.01 and nnz_ok and control <= 0.5
-    return Verdict("C1.6", PAPER, *_text("C1.6"), worst_fraction, "min fraction of trials within ε0 (leverage)",
+    return Verdict("C1.6", PAPER, *registered_text("C1.6"), worst_fraction, "min fraction of trials within ε0 (leverage)",
                    1 - 0.01, "1 − δ", 1.0, passed, worst_fraction / (1 - 0.01),
                    {"by_case": table, "uniform_control_fraction_within": control, "n": n, "trials": trials,
                     "nnz_at_most_s": nnz_ok})
@@ -152,7 +145,7 @@ def one_step_shrinking(ctx: Context) -> Verdict:
         worst = max([worst] + [row["r_next"] / row["bound"] for row in rows if row["applicable"]])
     applicable = sum(row["applicable"] for rows in runs.values() for row in rows)
     passed = worst <= 1.0 and applicable > 0
-    return Verdict("C1.7", PAPER, *_text("C1.7"), worst, "max r_{t+1}/bound_t", 1.0, "the lemma's bound", 1.0,
+    return Verdict("C1.7", PAPER, *registered_text("C1.7"), worst, "max r_{t+1}/bound_t", 1.0, "the lemma's bound", 1.0,
                    passed, 1.0 / worst if worst > 0 else math.inf,
                    {"l": l, "M_hat": M, "s": s, "runs": runs, "applicable_steps": applicable})
 
@@ -169,7 +162,7 @@ def initialisation_radius(ctx: Context) -> Verdict:
     n, R = A.shape[0], 2.0
     r_form = 0.1 * l / (n * math.exp(R**2))
     passed = final <= 1e-8
-    return Verdict("C1.10", PAPER, *_text("C1.10"), 100 * r_true, "start radius that converged (100 × 0.1 l/M̂)",
+    return Verdict("C1.10", PAPER, *registered_text("C1.10"), 100 * r_true, "start radius that converged (100 × 0.1 l/M̂)",
                    None, "paper's radius 0.1 l/M_paper, M_paper unknown", r_true, passed, None,
                    {"l": l, "M_hat": M, "true_M_radius": r_true, "paper_form_radius_unit_constants": r_form,
                     "ratio_working_to_paper_form": 100 * r_true / r_form, "final_distance": final})
@@ -198,7 +191,7 @@ def main_theorem(ctx: Context) -> Verdict:
         reached.append(hit)
     success = float(np.mean([f <= eps for f in finals]))
     hits = [h for h in reached if h is not None]
-    return Verdict("C1.8", PAPER, *_text("C1.8"), success, "fraction of seeds with ‖x_T − x*‖ ≤ ε", 0.99, "1 − δ",
+    return Verdict("C1.8", PAPER, *registered_text("C1.8"), success, "fraction of seeds with ‖x_T − x*‖ ≤ ε", 0.99, "1 − δ",
                    1.0, success >= 0.99, success / 0.99,
                    {"T": T, "seeds": len(finals), "max_final_distance": max(finals),
                     "median_iterations_to_eps": float(np.median(hits)) if hits else None,
