@@ -11,11 +11,14 @@ from typing import NamedTuple, Optional
 import torch
 from torch import Tensor
 
+from kernels.matrix import matmat_row_norms2
+
 __all__ = [
     "leverage_scores",
     "leverage_scores_svd",
     "approximate_leverage_scores",
     "countsketch",
+    "jl_dimension",
     "sample_size",
     "RowSample",
     "sample_rows",
@@ -46,14 +49,17 @@ def leverage_scores_svd(M: Tensor, rtol: Optional[float] = None) -> Tensor:
     return (U * U).sum(dim=1)
 
 
-def countsketch(M: Tensor, rows: int, generator: torch.Generator) -> Tensor:
-    """ΠM for a CountSketch Π (rows × n): row i of M is added, with a random sign, to a random bucket.
+def countsketch(M: Tensor, rows: int, generator: torch.Generator, row_scale: Optional[Tensor] = None) -> Tensor:
+    """ΠSM for a CountSketch Π (rows × n) and S = diag(row_scale) (identity if None): row i of M,
+    times a random sign and its scale, is added to a random bucket.
 
-    O(nnz(M)) work; works for dense and sparse COO M.
+    O(nnz(M)) work; works for dense and sparse COO M; S·M is never formed.
     """
     n, k = M.shape
     bucket = torch.randint(rows, (n,), generator=generator).to(M.device)
     sign = (torch.randint(2, (n,), generator=generator) * 2 - 1).to(M.device, M.dtype)
+    if row_scale is not None:
+        sign = sign * row_scale
     out = torch.zeros(rows, k, dtype=M.dtype, device=M.device)
     if M.layout != torch.strided:
         Mc = M.coalesce()
@@ -63,21 +69,28 @@ def countsketch(M: Tensor, rows: int, generator: torch.Generator) -> Tensor:
     return out.index_add_(0, bucket, M * sign.unsqueeze(1))
 
 
-def approximate_leverage_scores(M: Tensor, generator: torch.Generator, sketch_rows: Optional[int] = None,
-                                jl_cols: Optional[int] = None, delta: float = 0.01) -> Tensor:
-    """τ̃_i = ‖M_{i,*} R⁻¹ G‖²/m with R from the QR of a CountSketch of M and G Gaussian (common.md §4.2).
+def jl_dimension(n: int, delta: float) -> int:
+    """m = ⌈8 ln(n/δ)⌉ Gaussian columns (at least 4) for the Johnson–Lindenstrauss step (common.md §4.2)."""
+    return max(4, math.ceil(8 * math.log(n / delta)))
 
-    ``sketch_rows`` defaults to max(4k², 4k) and ``jl_cols`` to ⌈8 ln(n/δ)⌉; the cost is
-    O(nnz(M)·m + k³ + k²m). Constant-factor accurate with high probability.
+
+def approximate_leverage_scores(M: Tensor, generator: torch.Generator, sketch_rows: Optional[int] = None,
+                                jl_cols: Optional[int] = None, delta: float = 0.01,
+                                row_scale: Optional[Tensor] = None) -> Tensor:
+    """τ̃_i = ‖(SM)_{i,*} R⁻¹ G‖²/m for S = diag(row_scale), R from the QR of a CountSketch of SM and
+    G Gaussian k×m (common.md §4.2).
+
+    ``sketch_rows`` defaults to max(4k², 4k) and ``jl_cols`` to :func:`jl_dimension`; the cost is
+    O(nnz(M)·m + k²·rows + k²m), proportional to nnz(M) for fixed k. Constant-factor accurate with
+    high probability; SM is never formed.
     """
     n, k = M.shape
     rows = sketch_rows or max(4 * k * k, 4 * k)
-    m = jl_cols or max(4, math.ceil(8 * math.log(n / delta)))
-    _, R = torch.linalg.qr(countsketch(M, rows, generator), mode="reduced")
+    m = jl_cols or jl_dimension(n, delta)
+    _, R = torch.linalg.qr(countsketch(M, rows, generator, row_scale), mode="reduced")
     G = torch.randn(k, m, generator=generator, dtype=M.dtype).to(M.device)
     Z = torch.linalg.solve_triangular(R, G, upper=True)  # R⁻¹G, k×m
-    Y = M @ Z
-    return (Y * Y).sum(dim=1) / m
+    return matmat_row_norms2(M, Z, row_scale) / m
 
 
 def sample_size(d: int, eps0: float, delta: float, c_s: float = 1.0) -> int:

@@ -16,6 +16,8 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
+from kernels.matrix import matvec as _matvec, rmatmat, rmatvec as _rmatvec, scaled_gram
+
 __all__ = [
     "softmax",
     "softmax_jacobian",
@@ -47,17 +49,6 @@ def softmax(u: Tensor) -> Tensor:
 def softmax_jacobian(f: Tensor) -> Tensor:
     """J(f) = diag(f) - f fᵀ, the Jacobian of softmax at its output f (common.md §3)."""
     return torch.diag(f) - torch.outer(f, f)
-
-
-def _matvec(A: Tensor, x: Tensor) -> Tensor:
-    return A @ x
-
-
-def _rmatvec(A: Tensor, y: Tensor) -> Tensor:
-    """Aᵀ y, for dense or sparse A."""
-    if A.layout != torch.strided:
-        return torch.mv(A.t(), y)
-    return A.T @ y
 
 
 def _forward(A: Tensor, b: Tensor, w: Tensor, x: Tensor):
@@ -110,18 +101,14 @@ def hessian_parts(A: Tensor, b: Tensor, w: Tensor, x: Tensor) -> HessianParts:
     q = (2.0 * f - b) * f
     beta = (3.0 * f - 2.0 * b) @ f
     bdiag = q - ((f - b) @ f) * f
-    return HessianParts(
-        f=f, q=q, beta=beta, B_diag=bdiag, D=bdiag + w * w, p=_rmatvec(A, f), s=_rmatvec(A, q)
-    )
+    ps = rmatmat(A, torch.stack([f, q], dim=1))  # Aᵀf and Aᵀq in one pass over A
+    return HessianParts(f=f, q=q, beta=beta, B_diag=bdiag, D=bdiag + w * w, p=ps[:, 0], s=ps[:, 1])
 
 
 def hessian(A: Tensor, b: Tensor, w: Tensor, x: Tensor) -> Tensor:
     """∇²L(x) = Aᵀ(B(x) + W²)A in O(nnz(A)·d) without forming B (theory P1.2)."""
     h = hessian_parts(A, b, w, x)
-    if A.layout != torch.strided:
-        gram = torch.sparse.mm(A.t(), (A * h.D.unsqueeze(1)).to_dense())
-    else:
-        gram = A.T @ (h.D.unsqueeze(1) * A)
+    gram = scaled_gram(A, h.D)
     sp = torch.outer(h.s, h.p)
     return gram + h.beta * torch.outer(h.p, h.p) - sp - sp.T
 

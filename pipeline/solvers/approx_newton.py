@@ -4,6 +4,12 @@ Each iteration samples the diagonal part D = B_diag + w∘w of the Hessian by
 leverage scores of √D·A, adds the rank-2 part βppᵀ − spᵀ − psᵀ exactly, and
 takes the step x ← x − H̃⁻¹∇L(x) (P1-L8). Sampling with ``scores=uniform`` is
 the control of C1.6.
+
+``rescore=false`` is a cheaper variant (not the paper's): the leverage scores
+τ(A) are computed once, and each iteration samples with p_i ∝ D_i τ_i(A). Since
+τ_i(√D A) ≤ (D_i / min D) τ_i(A), these probabilities underestimate the true
+ones by at most min D / max D, so the sample size is multiplied by max D / min D
+to keep the guarantee of P1-L7.
 """
 from __future__ import annotations
 
@@ -15,6 +21,7 @@ import torch
 from torch import Tensor
 
 from kernels import sketch
+from kernels.matrix import row_block
 from pipeline.schema import spec
 from pipeline.solvers.base import DIVERGED, Observer, Recorder, StopRule, Trace
 from pipeline.solvers.newton import newton_direction
@@ -29,25 +36,36 @@ class ApproxNewtonParams:
     delta: float = spec(0.01, gt=0.0, lt=1.0)
     c_s: float = spec(1.0, gt=0.0)
     scores: str = spec("exact", choices=("exact", "approximate", "uniform"))
+    jl_cols: Optional[int] = spec(None, ge=1)
+    rescore: bool = True
     seed: int = spec(0, ge=0)
 
 
 def sparsified_hessian(A: Tensor, parts, sample: sketch.RowSample) -> Tensor:
     """H̃ = Aᵀ diag(D̃) A + β p pᵀ − s pᵀ − p sᵀ, touching only the sampled rows of A (theory P1.5)."""
-    rows = A.index_select(0, sample.rows)
-    rows = rows.to_dense() if rows.layout != torch.strided else rows
+    rows = row_block(A, sample.rows)
     sp = torch.outer(parts.s, parts.p)
     return rows.T @ (sample.weights.unsqueeze(1) * rows) + parts.beta * torch.outer(parts.p, parts.p) - sp - sp.T
 
 
-def sampling_probabilities(A: Tensor, D: Tensor, scores: str, generator: torch.Generator, delta: float) -> Tensor:
+def leverage(A: Tensor, D: Optional[Tensor], scores: str, generator: torch.Generator, delta: float,
+             jl_cols: Optional[int] = None) -> Tensor:
+    """τ_i(√D·A) (or τ_i(A) for D = None), exact by QR or sketched in O(nnz(A)) (common.md §4)."""
+    root = None if D is None else D.sqrt()
+    if scores == "exact":
+        M = A if root is None else (A * root.unsqueeze(1) if A.layout == torch.strided
+                                    else (A * root.unsqueeze(1)).coalesce())
+        return sketch.leverage_scores(M)
+    return sketch.approximate_leverage_scores(A, generator, jl_cols=jl_cols, delta=delta, row_scale=root)
+
+
+def sampling_probabilities(A: Tensor, D: Tensor, scores: str, generator: torch.Generator, delta: float,
+                           jl_cols: Optional[int] = None) -> Tensor:
     """p_i ∝ τ_i(√D·A) (exact or sketched), or uniform."""
     n = A.shape[0]
     if scores == "uniform":
         return torch.full((n,), 1.0 / n, dtype=A.dtype, device=A.device)
-    root = D.sqrt()
-    M = A * root.unsqueeze(1) if A.layout == torch.strided else (A * root.unsqueeze(1)).coalesce()
-    tau = sketch.leverage_scores(M) if scores == "exact" else sketch.approximate_leverage_scores(M, generator, delta=delta)
+    tau = leverage(A, D, scores, generator, delta, jl_cols)
     return tau / tau.sum()
 
 
@@ -70,6 +88,7 @@ class ApproxNewton:
         g_rng = torch.Generator(device="cpu").manual_seed(p.seed)
         rec = Recorder(p.label, stop, observe, x_star)
         x = x0.clone()
+        tau_A = None
         loss, g = oracle.loss_grad(x)
         k = 0
         while not rec.step(k, x, float(loss), g):
@@ -78,9 +97,17 @@ class ApproxNewton:
             if float(parts.D.min()) <= 0:
                 return rec.fail(x, DIVERGED, f"diagonal part D has a non-positive entry at iteration {k} "
                                              "(needs min w² > 0.22, theory P1.5)")
-            prob = sampling_probabilities(A, parts.D, p.scores, g_rng, p.delta)
-            oracle.calls["sketch"] += p.scores != "uniform"
-            sample = sketch.sampled_diagonal(parts.D, prob, s, g_rng)
+            if p.rescore or p.scores == "uniform":
+                prob, size = sampling_probabilities(A, parts.D, p.scores, g_rng, p.delta, p.jl_cols), s
+                oracle.calls["sketch"] += p.scores != "uniform"
+            else:
+                if tau_A is None:
+                    tau_A = leverage(A, None, p.scores, g_rng, p.delta, p.jl_cols)
+                    oracle.calls["sketch"] += 1
+                prob = parts.D * tau_A
+                prob = prob / prob.sum()
+                size = math.ceil(s * float(parts.D.max() / parts.D.min()))
+            sample = sketch.sampled_diagonal(parts.D, prob, size, g_rng)
             oracle.calls["rows_touched"] += int(sample.rows.numel())
             x = x + newton_direction(sparsified_hessian(A, parts, sample), g)
             loss, g = oracle.loss_grad(x)

@@ -14,6 +14,8 @@ from pipeline.solvers.base import DIVERGED, FINISHED, MAX_ITER, log_schedule
 from tests.conftest import compose
 
 SOLVERS = sorted(p.stem for p in (CONF_DIR / "solver").glob("*.yaml"))
+# option values that take a different code path of a solver run the battery too
+SOLVERS += ["approx_newton_sketched solver.rescore=false", "approx_newton solver.rescore=false"]
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +29,8 @@ def problem():
 
 
 def solver_from_config(name: str):
-    return make_solver(OmegaConf.to_object(compose([f"solver={name}"]).solver))
+    name, *overrides = name.split()
+    return make_solver(OmegaConf.to_object(compose([f"solver={name}", *overrides]).solver))
 
 
 @pytest.mark.parametrize("name", SOLVERS)
@@ -81,3 +84,25 @@ def test_log_schedule_is_log_spaced_and_complete_for_short_runs():
     assert log_schedule(10) == set(range(11))
     s = sorted(log_schedule(100_000, 50))
     assert s[0] == 0 and s[-1] == 100_000 and len(s) <= 51
+
+
+def test_scores_computed_once_when_not_rescoring(problem):
+    prob, x_star, f_star, x0 = problem
+    oracle = CountingOracle(prob)
+    tr = solver_from_config("approx_newton_sketched solver.rescore=false").run(
+        oracle, x0, StopRule(eps=1e-10, f_star=f_star, max_iter=100), x_star=x_star)
+    assert tr.status == FINISHED and tr.iterations >= 2
+    assert tr.oracle_calls["sketch"] == 1 and tr.oracle_calls["hessian_parts"] == tr.iterations
+
+
+@pytest.mark.parametrize("name", ["newton", "approx_newton_sketched", "approx_newton_sketched solver.rescore=false"])
+def test_sparse_instance_is_solved(name):
+    cfg = SyntheticData(n=3000, d=8, density=0.05, R=1.0, b="simplex", heavy_fraction=0.002)
+    prob = SoftmaxRegression.from_arrays(synthesize_p1(OmegaConf.structured(cfg), seed=3))
+    assert prob.A.layout == torch.sparse_coo
+    ref = make_solver({"name": "newton"}).run(CountingOracle(prob), torch.zeros(8, dtype=torch.float64),
+                                              StopRule(eps=1e-300, gtol=1e-12, max_iter=100))
+    tr = solver_from_config(name).run(CountingOracle(prob), torch.full((8,), 0.2, dtype=torch.float64),
+                                      StopRule(eps=1e-10, f_star=float(prob.loss(ref.x)), max_iter=100), x_star=ref.x)
+    assert tr.status == FINISHED, tr.message
+    assert float(torch.linalg.vector_norm(tr.x - ref.x)) <= 1e-4
