@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from pipeline import tracking
+from pipeline import diagnostics, tracking
 from pipeline.data import Instance, build_instance
 from pipeline.paths import project_root
 from pipeline.problems import PROBLEMS, CountingOracle
@@ -114,6 +114,7 @@ def run(cfg: DictConfig, output_dir: Path, parent_run_id: Optional[str] = None,
         loss_x, grad_x = problem.loss_grad(x)
         final_loss, final_grad = float(loss_x), float(torch.linalg.vector_norm(grad_x))
         status = "diverged" if trace.status == DIVERGED else "finished"
+        measured = diagnostics.measure(problem, cfg)
         to_eps = trace.iterations_to_eps(cfg.stop.eps_grid)
         summary = {
             "status": status,
@@ -127,6 +128,7 @@ def run(cfg: DictConfig, output_dir: Path, parent_run_id: Optional[str] = None,
             "iterations_to_eps": to_eps,
             "iterations_per_decade": trace.iterations_per_decade(),
             "wall_time_s": trace.last.time_s if len(trace) else 0.0,
+            "time_per_iteration_s": (trace.last.time_s / trace.iterations) if trace.iterations else None,
             "job_time_s": None,
             "config_hash": chash,
             "solver": solver_params.label,
@@ -138,6 +140,7 @@ def run(cfg: DictConfig, output_dir: Path, parent_run_id: Optional[str] = None,
             "instance": inst.constants,
             "f_star": inst.f_star,
             "oracle_calls": trace.oracle_calls,
+            "diagnostics": measured,
             "overrides": _override_map(overrides),
             "mlflow_run_id": logger.run_id if logger else None,
         }
@@ -152,7 +155,8 @@ def run(cfg: DictConfig, output_dir: Path, parent_run_id: Optional[str] = None,
                             "wall_time_s": summary["wall_time_s"],
                             "iterations_per_decade": summary["iterations_per_decade"],
                             **{f"iterations_to_eps_{k}": v for k, v in to_eps.items()},
-                            **{f"oracle_{k}": v for k, v in trace.oracle_calls.items()}},
+                            **{f"oracle_{k}": v for k, v in trace.oracle_calls.items()},
+                            **{f"diagnostics_{k}": v for k, v in measured.items()}},
                            step=trace.iterations)
             logger.set_tags({"status": status})
             logger.artifacts([output_dir / "config.yaml", output_dir / "trace.parquet", output_dir / SUMMARY])

@@ -24,8 +24,9 @@ from pipeline.results import summaries_frame
 def study_paths(cfg: DictConfig) -> dict[str, Path]:
     root = Path(cfg.results_dir)
     name = cfg.study.name
-    return {"runs": root / name / "runs", "table": root / name / "table.csv", "fit_csv": root / name / "fit.csv",
-            "fit_md": root / name / "fit.md", "figure": root / "figures" / f"{name}.png"}
+    t = "_timing" if cfg.study.get("timing") else ""  # wall-clock outputs are named *timing* (not byte-stable)
+    return {"runs": root / name / "runs", "table": root / name / f"table{t}.csv", "fit_csv": root / name / f"fit{t}.csv",
+            "fit_md": root / name / f"fit{t}.md", "figure": root / "figures" / f"{name}{t}.png"}
 
 
 def current_grid_only(df):
@@ -55,12 +56,18 @@ def law_for(study, group: str):
     return None
 
 
+def fitted(sub, study):
+    """The rows a fit uses: those with x ≥ ``study.fit_x_min`` (all rows when it is unset)."""
+    lo = study.get("fit_x_min")
+    return sub if lo is None else sub[sub[study.x].astype(float) >= float(lo)]
+
+
 def fit_table(df, study):
     import pandas as pd
 
     rows = []
     for group, sub in sorted(df.groupby(study.group_by), key=lambda kv: str(kv[0])):
-        fit = fit_power_law(sub[study.x], sub[study.y])
+        fit = fit_power_law(fitted(sub, study)[study.x], fitted(sub, study)[study.y])
         law = law_for(study, group)
         missing = int(sub[study.y].isna().sum())
         row = {"group": group, "runs": len(sub), "not_reached": missing,
@@ -90,25 +97,37 @@ def draw(df, fits, study, path: Path) -> None:
     xgrid = np.geomspace(np.nanmin(xs_all) / 1.2, np.nanmax(xs_all) * 1.2, 50)
     for i, (group, sub) in enumerate(sorted(df.groupby(study.group_by), key=lambda kv: str(kv[0]))):
         c, m = colors[i % len(colors)], markers[i % len(markers)]
-        fit = fit_power_law(sub[study.x], sub[study.y])
+        used = fitted(sub, study)
+        fit = fit_power_law(used[study.x], used[study.y])
         row = fits[fits.group == group].iloc[0]
-        label = f"{group}: slope {fit.slope:.2f}" if fit else f"{group}"
+        name = study.get("group_label", "{}").format(group)
+        label = f"{name}: slope {fit.slope:.2f}" if fit else name
         if row.verdict in ("pass", "fail"):
             label += f" (theory {row.theory_slope:g}, band [{row.band_low:g}, {row.band_high:g}]: {row.verdict})"
         if row.not_reached:
             label += f"; {row.not_reached}/{row.runs} runs never reached it"
-        ax.scatter(sub[study.x], sub[study.y], color=c, marker=m, s=22, alpha=0.8, label=label, zorder=3)
+        ax.scatter(used[study.x], used[study.y], color=c, marker=m, s=22, alpha=0.8, label=label, zorder=3)
+        left_out = sub.drop(index=used.index)
+        if len(left_out):
+            ax.scatter(left_out[study.x], left_out[study.y], facecolors="none", edgecolors=c, marker=m, s=22, zorder=3)
         if fit:
-            ok = np.isfinite(sub[study.y].to_numpy(float))
-            xs = sub[study.x].to_numpy(float)[ok]
+            ok = np.isfinite(used[study.y].to_numpy(float))
+            xs = used[study.x].to_numpy(float)[ok]
             own = np.geomspace(xs.min() / 1.1, xs.max() * 1.1, 30)  # the fit is drawn where it has data
             ax.plot(own, fit.predict(own), color=c, lw=1.2, zorder=2)
             law = law_for(study, group)
             if law is not None:
-                ok = np.isfinite(sub[study.y].to_numpy(float))
-                x0 = float(np.exp(np.mean(np.log(sub[study.x].to_numpy(float)[ok]))))
-                y0 = float(np.exp(np.mean(np.log(sub[study.y].to_numpy(float)[ok]))))
+                x0 = float(np.exp(np.mean(np.log(xs))))
+                y0 = float(np.exp(np.mean(np.log(used[study.y].to_numpy(float)[ok]))))
                 ax.plot(xgrid, y0 * (xgrid / x0) ** law.slope, color=c, lw=1.0, ls="--", alpha=0.7, zorder=1)
+    for k, ref in enumerate(study.get("references", [])):
+        ax.plot(xgrid, ref.coef * xgrid**ref.slope, color="black", lw=1.0, ls=(0, (4, 2 + 2 * k)), label=ref.label)
+    if study.get("fit_x_min") is not None:
+        ax.axvline(float(study.fit_x_min), color="gray", lw=0.8, ls=":")
+        ax.scatter([], [], facecolors="none", edgecolors="gray", s=22,
+                   label=f"hollow: left out of the fit (x < {float(study.fit_x_min):g})")
+    if study.get("note"):
+        ax.text(0.02, 0.98, study.note, transform=ax.transAxes, fontsize=7.5, va="top")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel(study.x_label or study.x)
@@ -119,7 +138,7 @@ def draw(df, fits, study, path: Path) -> None:
     if len(study.laws):
         ax.plot([], [], color="gray", lw=1.0, ls="--", label="dashed: theory slope through the data's centre")
     distinct = np.unique(xs_all[np.isfinite(xs_all)])
-    if len(distinct) <= 8:
+    if len(distinct) <= 8 and (len(distinct) < 2 or np.min(distinct[1:] / distinct[:-1]) >= 1.3):
         ax.set_xticks(distinct, [f"{v:g}" for v in distinct])
         ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
     ax.legend(fontsize=7, loc="best", frameon=True)
@@ -129,8 +148,8 @@ def draw(df, fits, study, path: Path) -> None:
     plt.close(fig)
 
 
-def fmt_md(fits) -> str:
-    head = "| solver | runs | not reached | fitted slope | 95% CI | theory | band | verdict |\n|---|---|---|---|---|---|---|---|\n"
+def fmt_md(fits, group: str = "solver") -> str:
+    head = f"| {group} | runs | not reached | fitted slope | 95% CI | theory | band | verdict |\n|---|---|---|---|---|---|---|---|\n"
     body = "".join(
         f"| {r.group} | {r.runs} | {r.not_reached} | {r.slope:.3f} | [{r.ci_low:.3f}, {r.ci_high:.3f}] | "
         f"{'' if np.isnan(r.theory_slope) else f'{r.theory_slope:g}'} | "
@@ -149,6 +168,9 @@ def plot_claims(cfg: DictConfig) -> dict:
     if not path.is_file():
         raise ConfigError("results_dir", f"no verdicts at {path}; run python -m pipeline.verify first")
     figs = draw_claims(json.loads(path.read_text()), Path(cfg.results_dir) / "figures")
+    timed = path.with_name("timing_verdicts.json")
+    if timed.is_file():
+        figs += draw_claims(json.loads(timed.read_text()), Path(cfg.results_dir) / "figures", suffix="_timing")
     for f in figs:
         print(f"figure: {f}")
     return {"figures": [str(f) for f in figs]}
@@ -179,15 +201,16 @@ def plot_study(cfg: DictConfig) -> dict:
     df[study.x] = pd.to_numeric(df[study.x], errors="coerce")
     df[study.y] = df[study.y].astype(float)
     df = df.sort_values([study.group_by, "seed", study.x]).reset_index(drop=True)
-    keep = [c for c in df.columns if not c.startswith("_") and c not in ("wall_time_s", "job_time_s", "mlflow_run_id")]
+    wall_clock = () if study.timing else ("wall_time_s", "time_per_iteration_s", "job_time_s")
+    keep = [c for c in df.columns if not c.startswith("_") and c not in (*wall_clock, "mlflow_run_id")]
     paths["table"].parent.mkdir(parents=True, exist_ok=True)
     df[keep].to_csv(paths["table"], index=False, float_format="%.6g")
     fits = fit_table(df, study)
     fits.to_csv(paths["fit_csv"], index=False, float_format="%.6g")
-    paths["fit_md"].write_text(f"# {study.title or study.name}\n\n{fmt_md(fits)}")
+    paths["fit_md"].write_text(f"# {study.title or study.name}\n\n{fmt_md(fits, study.group_by)}")
     draw(df, fits, study, paths["figure"])
     _mirror(cfg, paths)
-    print(fmt_md(fits))
+    print(fmt_md(fits, study.group_by))
     print(f"figure: {paths['figure']}")
     return {"figure": str(paths["figure"]), "fits": fits.to_dict("records")}
 

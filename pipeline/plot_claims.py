@@ -130,15 +130,46 @@ def c17(v: dict, path: Path) -> None:
     _save(fig, path)
 
 
-FIGURES: dict[str, Callable[[dict, Path], None]] = {"C1.3": c13, "C1.4": c14, "C1.5": c15, "C1.6": c16, "C1.7": c17}
+def c19(v: dict, path: Path) -> None:
+    """Time of one iteration against nnz(A), approximate vs exact Newton, with the fit and slope 1."""
+    d = v["details"]
+    pts = d["points"]
+    fig, ax = _axes("C1.9: time of one iteration against nnz(A) (sparse A, d = 20)", "nnz(A)",
+                    "seconds per iteration (median)")
+    floor = d["fit_nnz_min"]
+    for key, label, m in (("approx_s", "approximate Newton, sketched scores", "o"), ("exact_s", "exact Newton", "s")):
+        for n in sorted({p["n"] for p in pts}):
+            sub = sorted((p["nnz"], p[key]) for p in pts if p["n"] == n)
+            ax.plot(*zip(*sub), marker=m, ls=":" if key == "exact_s" else "-",
+                    label=f"{label}, n = {n:g}")
+    used = sorted((p["nnz"], p["approx_s"]) for p in pts if p["nnz"] >= floor)
+    if len(used) >= 2 and v["measured"] == v["measured"]:
+        xs = np.array([u[0] for u in used], float)
+        ys = np.array([u[1] for u in used], float)
+        c = np.exp(np.mean(np.log(ys)) - v["measured"] * np.mean(np.log(xs)))
+        grid = np.geomspace(xs.min(), xs.max(), 20)
+        ax.plot(grid, c * grid ** v["measured"], "k-", lw=1.5, alpha=0.6,
+                label=f"fit on nnz ≥ {floor}: slope {v['measured']:.2f} (band [0.8, 1.2]: {v['verdict']})")
+        ax.plot(grid, float(np.exp(np.mean(np.log(ys)))) * (grid / float(np.exp(np.mean(np.log(xs))))),
+                "k--", lw=1, label="slope 1 (input-sparsity time) through the fitted points")
+    ax.axvline(floor, color="gray", lw=0.8, ls=":")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.legend(fontsize=7, loc="upper left")
+    _save(fig, path)
 
 
-def draw_claims(verdicts: list[dict], figures_dir: Path) -> list[Path]:
+FIGURES: dict[str, Callable[[dict, Path], None]] = {"C1.3": c13, "C1.4": c14, "C1.5": c15, "C1.6": c16, "C1.7": c17,
+                                                    "C1.9": c19}
+
+
+def draw_claims(verdicts: list[dict], figures_dir: Path, suffix: str = "") -> list[Path]:
+    """Each claim's figure as ``<claim><suffix>.png`` (suffix ``_timing`` for the wall-clock claims)."""
     out = []
     for v in verdicts:
         fn = FIGURES.get(v["claim"])
         if fn is not None:
-            path = figures_dir / f"{v['claim']}.png"
+            path = figures_dir / f"{v['claim']}{suffix}.png"
             fn(v, path)
             out.append(path)
     return out

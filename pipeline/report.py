@@ -22,6 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 from pipeline.errors import ConfigError
 from pipeline.paths import CONF_DIR
 from pipeline.results import ledger_key
+from pipeline.verify import _order
 
 
 def fmt(v, digits: int = 4) -> str:
@@ -39,9 +40,10 @@ def studies(results: Path) -> list[dict]:
     out = []
     for path in sorted((CONF_DIR / "study").glob("*.yaml")):
         spec = OmegaConf.load(path).study
-        fit = results / spec.name / "fit.csv"
-        fig = results / "figures" / f"{spec.name}.png"
-        out.append({"name": spec.name, "paper": spec.paper, "title": spec.get("title", spec.name),
+        t = "_timing" if spec.get("timing", False) else ""
+        fit = results / spec.name / f"fit{t}.csv"
+        fig = results / "figures" / f"{spec.name}{t}.png"
+        out.append({"name": spec.name, "paper": spec.paper, "title": spec.get("title", spec.name), "timing": bool(t), "group_by": spec.get("group_by", "solver"),
                     "claims": list(spec.get("claims", [])), "fit": pd.read_csv(fit) if fit.is_file() else None,
                     "figure": fig if fig.is_file() else None})
     return out
@@ -67,9 +69,9 @@ def summary_rows(verdicts: list[dict], study_list: list[dict]) -> list[dict]:
 
 def claim_figure(claim: str, study_list: list[dict], results: Path) -> tuple[str, Path | None]:
     """The claim's own figure (results/figures/<claim>.png), else that of a study that lists it."""
-    own = results / "figures" / f"{claim}.png"
-    if own.is_file():
-        return claim, own
+    for own in (results / "figures" / f"{claim}.png", results / "figures" / f"{claim}_timing.png"):
+        if own.is_file():
+            return claim, own
     for s in study_list:
         if claim in s["claims"] and s["figure"] is not None:
             return s["name"], s["figure"]
@@ -83,15 +85,34 @@ def figure_rel(fig: Path | None, out_dir: Path) -> str:
 
 
 # --------------------------------------------------------------------------- Markdown
-def render_md(verdicts, study_list, profile: str, out_dir: Path, results: Path) -> str:
-    lines = ["# Theorem ledger", "",
-             f"Every registered claim, checked numerically ({profile} profile). A paper's constant that is not "
-             "known is reported as unknown, next to the tight value measured here. The MLflow run of a claim "
-             "is the run of experiment `verify` whose tag `ledger_key` is the key shown. Slack: the factor by "
-             "which the measured value sits inside the paper's bound (above 1: inside).", "",
-             "## Summary", "", "| paper | passed | failed | paper bound unknown | study laws |", "|---|---|---|---|---|"]
+INTRO = ("A paper's constant that is not known is reported as unknown, next to the tight value measured here. "
+         "The MLflow run of a claim is the run of experiment `verify` whose tag `ledger_key` is the key shown. "
+         "Slack: the factor by which the measured value sits inside the paper's bound (above 1: inside).")
+TIMING_NOTE = ("Wall-clock claims and timing studies change from run to run, so they are kept out of this "
+               "byte-reproducible page: their verdicts are in the timing ledger, theorems_timing.md / .html.")
+
+
+def timed_items(timed_claims, timed_studies) -> list[str]:
+    return ([f"**{c['claim']}** ({c['paper']}): {c['statement']}" for c in timed_claims]
+            + [f"study **{s['name']}** ({s['paper']}): {s['title']}" for s in timed_studies])
+
+
+def timed_pointers(timed_claims, timed_studies) -> list[str]:
+    """Markdown lines that point from the main ledger to the timing ledger."""
+    items = ["- " + t for t in timed_items(timed_claims, timed_studies)]
+    return (["", "## Wall-clock claims and studies", "", TIMING_NOTE + " See [theorems_timing.md](theorems_timing.md).",
+             ""] + items) if items else []
+
+
+def render_md(verdicts, study_list, profile: str, out_dir: Path, results: Path, timed_claims=(), timed_studies=(),
+              title: str = "Theorem ledger") -> str:
+    lines = [f"# {title}", "",
+             f"Every registered claim, checked numerically ({profile} profile). " + INTRO if title == "Theorem ledger"
+             else f"The wall-clock claims and timing studies ({profile} profile), measured on this machine. " + INTRO,
+             "", "## Summary", "", "| paper | passed | failed | paper bound unknown | study laws |", "|---|---|---|---|---|"]
     for r in summary_rows(verdicts, study_list):
         lines.append(f"| {r['paper']} | {r['passed']} | {r['failed']} | {r['unknown']} | {r['laws'] or '—'} |")
+    lines += timed_pointers(timed_claims, timed_studies)
     lines += ["", "## Claims", "",
               "| claim | paper | statement | measured | paper's bound | tight reference | verdict | slack | figure | MLflow ledger key |",
               "|---|---|---|---|---|---|---|---|---|---|"]
@@ -115,7 +136,7 @@ def render_md(verdicts, study_list, profile: str, out_dir: Path, results: Path) 
             lines += ["No results yet.", ""]
             continue
         lines += [f"![{s['name']}]({figure_rel(s['figure'], out_dir)})", "",
-                  "| solver | runs | not reached | fitted slope | 95% CI | theory | band | verdict |",
+                  f"| {s['group_by']} | runs | not reached | fitted slope | 95% CI | theory | band | verdict |",
                   "|---|---|---|---|---|---|---|---|"]
         for r in s["fit"].itertuples():
             band = f"[{fmt(r.band_low)}, {fmt(r.band_high)}]" if r.band_low == r.band_low else "—"
@@ -138,8 +159,13 @@ def _data_uri(path: Path | None) -> str:
     return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode() if path else ""
 
 
-def render_html(verdicts, study_list, profile: str, results: Path) -> str:
+def render_html(verdicts, study_list, profile: str, results: Path, timed_claims=(), timed_studies=(),
+                title: str = "Theorem ledger") -> str:
     e = html.escape
+    items = timed_items(timed_claims, timed_studies)
+    pointers = ("<h2>Wall-clock claims and studies</h2><p>" + e(TIMING_NOTE) + " See <a href='theorems_timing.html'>"
+                "theorems_timing.html</a>.</p><ul>" + "".join(
+                    "<li>" + e(t).replace("**", "") + "</li>" for t in items) + "</ul>") if items else ""
     rows = []
     for r in summary_rows(verdicts, study_list):
         rows.append(f"<tr><td>{e(r['paper'])}</td><td class=pass>{r['passed']}</td><td class=fail>{r['failed']}</td>"
@@ -175,17 +201,17 @@ def render_html(verdicts, study_list, profile: str, results: Path) -> str:
             f"<td class={r.verdict if r.verdict in ('pass', 'fail') else 'muted'}>{e(r.verdict)}</td></tr>"
             for r in s["fit"].itertuples())
         gallery.append(f"<div class=gallery><img alt='{e(s['name'])}' src='{_data_uri(s['figure'])}'></div>"
-                       "<table><tr><th>solver</th><th>runs</th><th>not reached</th><th>fitted slope</th><th>95% CI</th>"
+                       f"<table><tr><th>{e(s['group_by'])}</th><th>runs</th><th>not reached</th><th>fitted slope</th><th>95% CI</th>"
                        f"<th>theory</th><th>band</th><th>verdict</th></tr>{fits}</table>")
     return (
-        "<!doctype html><html lang=en><head><meta charset=utf-8><title>softmax-lab: theorem ledger</title>"
-        f"<style>{CSS}</style></head><body><h1>Theorem ledger</h1>"
+        f"<!doctype html><html lang=en><head><meta charset=utf-8><title>softmax-lab: {e(title.lower())}</title>"
+        f"<style>{CSS}</style></head><body><h1>{e(title)}</h1>"
         f"<p class=muted>softmax-lab, {e(profile)} profile. A paper's constant that is not known is reported as "
         "unknown, next to the tight value measured here. The MLflow run of a claim is the run of experiment "
         "<code>verify</code> whose tag <code>ledger_key</code> is the key shown. Slack: the factor by which the "
         "measured value sits inside the paper's bound (above 1: inside).</p>"
         "<h2>Summary</h2><table><tr><th>paper</th><th>passed</th><th>failed</th><th>paper bound unknown</th>"
-        f"<th>study laws</th></tr>{''.join(rows)}</table>"
+        f"<th>study laws</th></tr>{''.join(rows)}</table>{pointers}"
         "<h2>Claims</h2><table><tr><th>claim</th><th>paper</th><th>statement and criterion</th><th>measured</th>"
         "<th>paper's bound</th><th>tight reference</th><th>verdict</th><th>slack</th><th>figure</th>"
         f"<th>MLflow ledger key</th></tr>{''.join(claims)}</table>"
@@ -198,11 +224,23 @@ def report(cfg: DictConfig) -> dict:
     if not verdict_file.is_file():
         raise ConfigError("results_dir", f"no verdicts at {verdict_file}; run python -m pipeline.verify first")
     verdicts = json.loads(verdict_file.read_text())
-    study_list = studies(results)
+    from pipeline.claims import CLAIMS
+
+    every = studies(results)
+    study_list = [s for s in every if not s["timing"]]
+    timed_studies = [s for s in every if s["timing"]]
+    timed_claims = [{"claim": c.id, "paper": c.paper, "statement": c.statement}
+                    for c in sorted(CLAIMS.values(), key=lambda c: _order(c.id)) if c.timing]
     out_dir = Path(cfg.reports_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "theorems.md").write_text(render_md(verdicts, study_list, cfg.profile.name, out_dir, results))
-    (out_dir / "theorems.html").write_text(render_html(verdicts, study_list, cfg.profile.name, results))
+    name = cfg.profile.name
+    (out_dir / "theorems.md").write_text(render_md(verdicts, study_list, name, out_dir, results, timed_claims, timed_studies))
+    (out_dir / "theorems.html").write_text(render_html(verdicts, study_list, name, results, timed_claims, timed_studies))
+    timing_file = results / "verify" / "timing_verdicts.json"
+    timed = json.loads(timing_file.read_text()) if timing_file.is_file() else []
+    title = "Timing ledger"
+    (out_dir / "theorems_timing.md").write_text(render_md(timed, timed_studies, name, out_dir, results, title=title))
+    (out_dir / "theorems_timing.html").write_text(render_html(timed, timed_studies, name, results, title=title))
     print(f"report: {out_dir / 'theorems.md'} and theorems.html ({len(verdicts)} claims, "
           f"{sum(s['fit'] is not None for s in study_list)} studies)")
     return {"claims": len(verdicts)}

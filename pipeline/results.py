@@ -72,7 +72,7 @@ def read_summaries(root: Path) -> list[dict]:
 
 
 def summaries_frame(root: Path):
-    """One row per run: solver, seed, instance constants and iterations to each ε."""
+    """One row per run: solver, seed, instance constants, iterations to each ε, oracle counts, diagnostics."""
     import pandas as pd
 
     rows = []
@@ -86,5 +86,7 @@ def summaries_frame(root: Path):
             row[f"config.{k}"] = v
         for k, v in s.get("oracle_calls", {}).items():
             row[f"oracle.{k}"] = v
+        for k, v in (s.get("diagnostics") or {}).items():
+            row[f"diagnostics.{k}"] = v
         rows.append(row)
     return pd.DataFrame(rows)

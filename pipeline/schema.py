@@ -137,6 +137,10 @@ class VerifyProfile:
     sparsifier_trials: int = spec(20, ge=1)
     newton_n: int = spec(4000, ge=100)
     newton_seeds: int = spec(100, ge=1)
+    cost_ns: List[int] = spec([10_000, 100_000])
+    cost_densities: List[float] = spec([1e-3, 1e-2, 1e-1])
+    cost_d: int = spec(20, ge=1)
+    cost_repeats: int = spec(5, ge=1)
 
 
 @dataclass
@@ -157,6 +161,15 @@ class LawConfig:
 
 
 @dataclass
+class ReferenceCurve:
+    """A reference curve y = coef·x^slope drawn in a study's figure (e.g. a tight bound)."""
+
+    label: str = MISSING
+    coef: float = MISSING
+    slope: float = MISSING
+
+
+@dataclass
 class StudyConfig:
     name: str = MISSING
     paper: str = MISSING
@@ -167,8 +180,22 @@ class StudyConfig:
     y: str = MISSING
     y_label: str = ""
     group_by: str = "solver"
+    group_label: str = "{}"
     laws: List[LawConfig] = spec([])
+    references: List[ReferenceCurve] = spec([])
+    note: str = ""
+    fit_x_min: Optional[float] = spec(None, gt=0.0)
+    timing: bool = False
     grid: Dict[str, Dict[str, str]] = spec({})
+
+
+@dataclass
+class DiagnosticsConfig:
+    """Constants a job measures on its instance besides solving it (pipeline/diagnostics.py)."""
+
+    measure: List[str] = spec([], choices=("hessian_lipschitz",))
+    points: int = spec(300, ge=1)
+    local_iters: int = spec(200, ge=0)
 
 
 # --------------------------------------------------------------------------- primary
@@ -182,6 +209,7 @@ class LabConfig:
     study: Optional[StudyConfig] = None
     stop: StopConfig = field(default_factory=StopConfig)
     reference: ReferenceConfig = field(default_factory=ReferenceConfig)
+    diagnostics: DiagnosticsConfig = field(default_factory=DiagnosticsConfig)
     seed: int = spec(0, ge=0)
     dtype: str = spec("float64", choices=("float64", "float32"))
     device: str = "cpu"

@@ -1,8 +1,9 @@
 """``python -m pipeline.verify [claims=[C1.1,C1.4]] [profile=full]``: run the claims' checks.
 
 Writes ``<results_dir>/verify/verdicts.json``, ``verdicts.csv`` and
-``verdicts.md`` (the ledger's rows) and mirrors each verdict to MLflow as a
-child run of one ``verify`` run. A failed claim is a finding, not an error:
+``verdicts.md`` (the ledger's rows; byte-stable) and, for the wall-clock claims
+(registered with ``timing=True``), ``timing_verdicts.json/.csv/.md``; mirrors
+each verdict to MLflow as a child run of one ``verify`` run. A failed claim is a finding, not an error:
 the exit status is 0 whenever every check ran.
 """
 from __future__ import annotations
@@ -78,10 +79,14 @@ def verify(cfg: DictConfig) -> list[dict]:
             print(f"{cid:6s} {row['verdict']:4s}  measured {fmt(v.measured)} ({v.measured_label}); "
                   f"bound {fmt(v.bound) if v.bound is not None else v.bound_label}; tight {fmt(v.tight)} "
                   f"[{row['seconds']:.1f} s]")
-        stable = [{k: r[k] for k in r if k not in ("seconds", "mlflow_run_id")} for r in rows]
-        write_json(out_dir / "verdicts.json", stable)
-        _csv(out_dir / "verdicts.csv", stable)
-        (out_dir / "verdicts.md").write_text(f"# Verdicts ({cfg.profile.name} profile)\n\n{ledger_md(stable)}")
+        clean = [{k: r[k] for k in r if k not in ("seconds", "mlflow_run_id")} for r in rows]
+        for prefix, part in (("", [r for r in clean if not CLAIMS[r["claim"]].timing]),
+                             ("timing_", [r for r in clean if CLAIMS[r["claim"]].timing])):
+            if part or not (out_dir / f"{prefix}verdicts.json").exists():
+                write_json(out_dir / f"{prefix}verdicts.json", part)
+                _csv(out_dir / f"{prefix}verdicts.csv", part)
+                title = "Wall-clock verdicts" if prefix else "Verdicts"
+                (out_dir / f"{prefix}verdicts.md").write_text(f"# {title} ({cfg.profile.name} profile)\n\n{ledger_md(part)}")
         write_json(out_dir / "timing_verify.json", {r["claim"]: {"seconds": r["seconds"], "mlflow_run_id": r["mlflow_run_id"]}
                                                    for r in rows})
         if logger_parent is not None:

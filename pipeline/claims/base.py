@@ -63,6 +63,7 @@ class Claim:
     statement: str
     criterion: str
     check: Callable[[Context], Verdict]
+    timing: bool = False  # a wall-clock claim: its verdict goes to the timing ledger (not byte-stable)
 
 
 CLAIMS: dict[str, Claim] = {}
@@ -74,13 +75,13 @@ def registered_text(claim_id: str) -> tuple[str, str]:
     return c.statement, c.criterion
 
 
-def claim(id: str, paper: str, statement: str, criterion: str):
-    """Register a check function as the numerical test of claim ``id``."""
+def claim(id: str, paper: str, statement: str, criterion: str, timing: bool = False):
+    """Register a check function as the numerical test of claim ``id`` (``timing``: wall-clock)."""
 
     def register(fn: Callable[..., Verdict]) -> Callable[..., Verdict]:
         if id in CLAIMS:
             raise ValueError(f"claim {id} registered twice")
-        CLAIMS[id] = Claim(id, paper, statement, criterion, fn)
+        CLAIMS[id] = Claim(id, paper, statement, criterion, fn, timing)
         return fn
 
     return register

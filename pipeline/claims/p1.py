@@ -15,6 +15,8 @@ import torch
 from torch import Tensor
 
 from kernels import softmax as K
+from pipeline import diagnostics
+from pipeline.diagnostics import point_in_ball
 from pipeline.claims.base import Context, Verdict, claim, registered_text
 from pipeline.fits import fit_power_law
 
@@ -38,13 +40,6 @@ def gaussian_instance(ctx: Context, stream: int, n: int, d: int, R: float, b_kin
     smin = float(torch.linalg.svdvals(A)[-1])
     w = torch.full((n,), math.sqrt(C_w + l / smin**2), dtype=torch.float64)
     return tuple(t.to(ctx.device, ctx.dtype) for t in (A, b, w))
-
-
-def point_in_ball(g: torch.Generator, d: int, R: float) -> Tensor:
-    """A point uniform in the ball of radius R."""
-    v = torch.randn(d, generator=g, dtype=torch.float64)
-    r = R * float(torch.rand(1, generator=g, dtype=torch.float64)) ** (1.0 / d)
-    return r * v / torch.linalg.vector_norm(v)
 
 
 def point_on_sphere(g: torch.Generator, d: int, radius: float) -> Tensor:
@@ -183,12 +178,6 @@ def pd_lemma(ctx: Context) -> Verdict:
 
 
 # --------------------------------------------------------------------------- C1.5
-def _hessian_derivative_norm(A: Tensor, b: Tensor, w: Tensor, x: Tensor, e: Tensor) -> float:
-    """‖d/dt ∇²L(x + t e)‖ at t = 0, by forward-mode differentiation of the Hessian."""
-    _, dH = torch.func.jvp(lambda z: K.hessian(A, b, w, z), (x,), (e,))
-    return float(torch.linalg.matrix_norm(dH, ord=2))
-
-
 @claim("C1.5", PAPER, "‖∇²L(x) - ∇²L(y)‖ ≤ M‖x - y‖ on the R-ball, M = exp(O(R² + log n)) (P1-L4)",
        "M̂ = max ‖d/dt ∇²L(x + te)‖ over random (x, e) plus a local search is ≤ 0.572 R³ (‖A‖ = R), "
        "and does not grow with n (log-log slope in n ≤ 0.1)")
@@ -197,16 +186,8 @@ def hessian_lipschitz(ctx: Context) -> Verdict:
     for i, R in enumerate(ctx.sizes.lipschitz_Rs):
         for j, n in enumerate(ctx.sizes.lipschitz_ns):
             A, b, w = gaussian_instance(ctx, 700 + 10 * i + j, n, d, R, "simplex" if (i + j) % 2 else "e_k")
-            g = ctx.generator(800 + 10 * i + j)
-            best, arg = 0.0, None
-            for _ in range(ctx.sizes.lipschitz_points):
-                x = point_in_ball(g, d, R).to(A)
-                e = torch.randn(d, generator=g, dtype=torch.float64).to(A)
-                e /= torch.linalg.vector_norm(e)
-                v = _hessian_derivative_norm(A, b, w, x, e)
-                if v > best:
-                    best, arg = v, (x, e)
-            best = max(best, _local_search(A, b, w, arg, R))
+            best = diagnostics.hessian_lipschitz(A, b, w, R, ctx.generator(800 + 10 * i + j),
+                                                 ctx.sizes.lipschitz_points)
             table[(R, n)] = best
             ratio = max(ratio, best / (0.572 * R**3))
         fit = fit_power_law(list(ctx.sizes.lipschitz_ns), [table[(R, n)] for n in ctx.sizes.lipschitz_ns])
@@ -220,22 +201,3 @@ def hessian_lipschitz(ctx: Context) -> Verdict:
                     "M_hat_over_n_exp_R2": unit_form,
                     "note": "n·e^{R²} is the paper's form with unit constants, for scale only",
                     "points": ctx.sizes.lipschitz_points})
-
-
-def _local_search(A, b, w, start, R: float, iters: int = 200) -> float:
-    """Nelder–Mead on (x, e), x projected into the R-ball and e normalised, from the best sample."""
-    x0, e0 = start
-    d = x0.numel()
-
-    def unpack(z):
-        x = torch.from_numpy(z[:d]).to(A)
-        nx = float(torch.linalg.vector_norm(x))
-        if nx > R:
-            x = x * (R / nx)
-        e = torch.from_numpy(z[d:]).to(A)
-        return x, e / torch.linalg.vector_norm(e).clamp_min(1e-300)
-
-    res = scipy.optimize.minimize(lambda z: -_hessian_derivative_norm(A, b, w, *unpack(z)),
-                                  np.concatenate([x0.cpu().numpy(), e0.cpu().numpy()]), method="Nelder-Mead",
-                                  options={"maxfev": iters})
-    return float(-res.fun)

@@ -9,8 +9,9 @@ from pipeline.solvers.base import Record, Recorder, StopRule, Trace
 from pipeline.solvers.gd import GradientDescent
 from pipeline.solvers.newton import Newton
 from pipeline.solvers.scipy_baselines import ScipyMinimize
+from pipeline.solvers.torch_lbfgs import TorchLBFGS
 
-SOLVERS = {cls.name: cls for cls in (GradientDescent, Newton, ScipyMinimize, ApproxNewton)}
+SOLVERS = {cls.name: cls for cls in (GradientDescent, Newton, ScipyMinimize, ApproxNewton, TorchLBFGS)}
 
 
 def make_solver(params):

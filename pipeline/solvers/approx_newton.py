@@ -69,6 +69,29 @@ def sampling_probabilities(A: Tensor, D: Tensor, scores: str, generator: torch.G
     return tau / tau.sum()
 
 
+def approx_newton_direction(A: Tensor, parts, g: Tensor, p: ApproxNewtonParams, s: int,
+                            rng: torch.Generator, cache: dict) -> tuple[Tensor, int, int]:
+    """−H̃⁻¹∇L for one iteration of theory P1.5, from the Hessian parts at the current point.
+
+    Returns the direction, the number of distinct rows of A touched by H̃, and the number of
+    leverage-score sketches computed. ``cache`` keeps τ(A) between iterations when
+    ``p.rescore`` is false.
+    """
+    sketches = 0
+    if p.rescore or p.scores == "uniform":
+        prob, size = sampling_probabilities(A, parts.D, p.scores, rng, p.delta, p.jl_cols), s
+        sketches = int(p.scores != "uniform")
+    else:
+        if "tau_A" not in cache:
+            cache["tau_A"] = leverage(A, None, p.scores, rng, p.delta, p.jl_cols)
+            sketches = 1
+        prob = parts.D * cache["tau_A"]
+        prob = prob / prob.sum()
+        size = math.ceil(s * float(parts.D.max() / parts.D.min()))
+    sample = sketch.sampled_diagonal(parts.D, prob, size, rng)
+    return newton_direction(sparsified_hessian(A, parts, sample), g), int(sample.rows.numel()), sketches
+
+
 class ApproxNewton:
     """The approximate Newton method of P1 with leverage-score sampling of the diagonal part."""
 
@@ -88,7 +111,7 @@ class ApproxNewton:
         g_rng = torch.Generator(device="cpu").manual_seed(p.seed)
         rec = Recorder(p.label, stop, observe, x_star)
         x = x0.clone()
-        tau_A = None
+        cache: dict = {}
         loss, g = oracle.loss_grad(x)
         k = 0
         while not rec.step(k, x, float(loss), g):
@@ -97,19 +120,10 @@ class ApproxNewton:
             if float(parts.D.min()) <= 0:
                 return rec.fail(x, DIVERGED, f"diagonal part D has a non-positive entry at iteration {k} "
                                              "(needs min w² > 0.22, theory P1.5)")
-            if p.rescore or p.scores == "uniform":
-                prob, size = sampling_probabilities(A, parts.D, p.scores, g_rng, p.delta, p.jl_cols), s
-                oracle.calls["sketch"] += p.scores != "uniform"
-            else:
-                if tau_A is None:
-                    tau_A = leverage(A, None, p.scores, g_rng, p.delta, p.jl_cols)
-                    oracle.calls["sketch"] += 1
-                prob = parts.D * tau_A
-                prob = prob / prob.sum()
-                size = math.ceil(s * float(parts.D.max() / parts.D.min()))
-            sample = sketch.sampled_diagonal(parts.D, prob, size, g_rng)
-            oracle.calls["rows_touched"] += int(sample.rows.numel())
-            x = x + newton_direction(sparsified_hessian(A, parts, sample), g)
+            direction, touched, sketches = approx_newton_direction(A, parts, g, p, s, g_rng, cache)
+            oracle.calls["sketch"] += sketches
+            oracle.calls["rows_touched"] += touched
+            x = x + direction
             loss, g = oracle.loss_grad(x)
             if not math.isfinite(float(loss)):
                 return rec.fail(x, DIVERGED, f"non-finite loss after iteration {k}")

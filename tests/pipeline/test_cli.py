@@ -168,3 +168,36 @@ def test_plot_without_runs_is_a_usage_error(lab_root, capsys):
 
     assert main(plot_study, argv=["+study=p1_kappa", "tracking=off"], extra_check=None) == 2
     assert "no run summaries" in capsys.readouterr().err
+
+
+def test_diagnostics_study_groups_by_a_swept_value(lab_root):
+    r = run_cli(["pipeline", "-m", "+study=p1_lipschitz", "profile=ci", "data.R=0.5,2,4", "data.n=20,200", "seed=0",
+                 "diagnostics.points=20", "diagnostics.local_iters=20", "tracking=off"], lab_root, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    r = run_cli(["pipeline.plot", "+study=p1_lipschitz", "profile=ci", "tracking=off", "study.grid.ci.n='20,200'"], lab_root)
+    assert r.returncode == 0, r.stderr[-3000:]
+    import pandas as pd
+
+    table = pd.read_csv(lab_root / "results" / "p1_lipschitz" / "table.csv")
+    assert len(table) == 6 and (table["diagnostics.hessian_lipschitz"] > 0).all()
+    assert (table["diagnostics.hessian_lipschitz_over_0572R3"] <= 1).all()  # the tight bound holds
+    fit = pd.read_csv(lab_root / "results" / "p1_lipschitz" / "fit.csv")
+    assert sorted(fit.group) == [20, 200] and (fit.slope > 0).all()
+
+
+def test_timing_study_writes_only_timing_files(lab_root):
+    r = run_cli(["pipeline", "-m", "+study=p1_nnz", "profile=ci", "data.n=2000,20000", "data.density=0.05,0.5",
+                 "tracking=off"], lab_root, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    r = run_cli(["pipeline.plot", "+study=p1_nnz", "profile=ci", "tracking=off", "study.grid.ci.n='2000,20000'",
+                 "study.grid.ci.density='0.05,0.5'", "study.fit_x_min=1000"], lab_root)
+    assert r.returncode == 0, r.stderr[-3000:]
+    res = lab_root / "results"
+    import pandas as pd
+
+    table = pd.read_csv(res / "p1_nnz" / "table_timing.csv")
+    assert len(table) == 8 and (table["time_per_iteration_s"] > 0).all()
+    fit = pd.read_csv(res / "p1_nnz" / "fit_timing.csv").set_index("group")
+    assert fit.loc["approx_newton_sketched", "verdict"] in ("pass", "fail")
+    assert (res / "figures" / "p1_nnz_timing.png").is_file()
+    assert not (res / "p1_nnz" / "table.csv").exists() and not (res / "figures" / "p1_nnz.png").exists()

@@ -61,3 +61,23 @@ def test_claim_figures_and_ledger(lab_root, results):
 def test_report_without_verdicts_is_a_usage_error(lab_root, capsys):
     assert main(report, argv=["tracking=off"], extra_check=None) == 2
     assert capsys.readouterr().err.startswith("error: results_dir:")
+
+
+def test_wall_clock_claims_are_in_the_timing_ledger_only(lab_root, results):
+    timed = verdict("C1.9", None, True, {"points": [{"n": 10, "density": 0.1, "nnz": n, "approx_s": 1e-6 * n,
+                                                     "exact_s": 2e-6 * n} for n in (100, 1000, 10000)],
+                                         "fit_nnz_min": 100})
+    timed["measured"] = 1.0
+    write_json(results / "verify" / "timing_verdicts.json", [timed])
+    assert main(plot, argv=["tracking=off"], extra_check=None) == 0
+    assert (results / "figures" / "C1.9_timing.png").read_bytes()[:4] == b"\x89PNG"
+    assert main(report, argv=["tracking=off"], extra_check=None) == 0
+    md = (lab_root / "reports" / "theorems.md").read_text()
+    timing_md = (lab_root / "reports" / "theorems_timing.md").read_text()
+    timing_page = (lab_root / "reports" / "theorems_timing.html").read_text()
+    # the main ledger points to C1.9 (from the claim registry) but carries none of its numbers
+    assert "## Wall-clock claims and studies" in md and "**C1.9** (P1)" in md and "| C1.9 |" not in md
+    assert "theorems_timing.md" in md and "C1.9_timing.png" not in md
+    assert "# Timing ledger" in timing_md and f"| C1.9 | P1 |" in timing_md and ledger_key(timed) in timing_md
+    assert "](../results/figures/C1.9_timing.png)" in timing_md
+    assert timing_page.count("data:image/png;base64,") == 1

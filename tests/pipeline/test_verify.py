@@ -31,3 +31,16 @@ def test_verify_writes_verdicts_and_mirrors_them(lab_root, store_uri):
 def test_unknown_claim_is_refused(lab_root, capsys):
     assert main(verify, argv=["claims=[C9.9]", "tracking=off"], extra_check=select) == 2
     assert capsys.readouterr().err.startswith("error: claims: unknown claim 'C9.9'")
+
+
+def test_wall_clock_claims_go_to_the_timing_files(lab_root, monkeypatch):
+    from pipeline.claims import p1_cost
+
+    monkeypatch.setattr(p1_cost, "median_time", lambda fn, repeats: 1e-3)
+    assert main(verify, argv=["profile=ci", "claims=[C1.1,C1.9]", "tracking=off", "profile.verify.cost_ns=[500]",
+                              "profile.verify.cost_densities=[0.5]"], extra_check=select) == 0
+    out = lab_root / "results" / "verify"
+    assert [r["claim"] for r in json.loads((out / "verdicts.json").read_text())] == ["C1.1"]
+    timed = json.loads((out / "timing_verdicts.json").read_text())
+    assert [r["claim"] for r in timed] == ["C1.9"] and not timed[0]["passed"]  # one point: no slope, no pass
+    assert "| C1.9 |" in (out / "timing_verdicts.md").read_text()
