@@ -153,6 +153,10 @@ def c19(v: dict, path: Path) -> None:
         ax.plot(grid, float(np.exp(np.mean(np.log(ys)))) * (grid / float(np.exp(np.mean(np.log(xs))))),
                 "k--", lw=1, label="slope 1 (input-sparsity time) through the fitted points")
     ax.axvline(floor, color="gray", lw=0.8, ls=":")
+    if d.get("slope_against_nnz_plus_n") is not None:
+        ax.text(0.98, 0.03, f"approximate Newton, all points: slope {d['slope_against_nnz_plus_n']:.2f} against "
+                f"nnz + n,\n{d['slope_all_points']:.2f} against nnz (length-n vectors cost O(n) when rows are empty)",
+                transform=ax.transAxes, fontsize=7, ha="right", va="bottom")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.legend(fontsize=7, loc="upper left")
