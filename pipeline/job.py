@@ -72,6 +72,8 @@ def run(cfg: DictConfig, output_dir: Path, parent_run_id: Optional[str] = None,
     dtype = getattr(torch, cfg.dtype)
     device = torch.device(cfg.device)
     problem = PROBLEMS[cfg.problem.name].from_arrays(inst.arrays, dtype=dtype, device=device)
+    if hasattr(problem, "constants"):
+        problem.constants = dict(inst.constants)  # measured at x* (e.g. for ZO-SGD's theory step)
     x_star = torch.as_tensor(inst.x_star, dtype=dtype, device=device)
     x0 = initial_point(cfg, problem.dim, dtype, device)
     solver_params = OmegaConf.to_object(cfg.solver)
@@ -126,6 +128,7 @@ def run(cfg: DictConfig, output_dir: Path, parent_run_id: Optional[str] = None,
             "iterations": trace.iterations,
             "iterations_to_eps": to_eps,
             "iterations_per_decade": trace.iterations_per_decade(),
+            "decay_r2": trace.log_linearity(),
             "wall_time_s": trace.last.time_s if len(trace) else 0.0,
             "time_per_iteration_s": (trace.last.time_s / trace.iterations) if trace.iterations else None,
             "job_time_s": None,
@@ -139,6 +142,7 @@ def run(cfg: DictConfig, output_dir: Path, parent_run_id: Optional[str] = None,
             "instance": inst.constants,
             "f_star": inst.f_star,
             "oracle_calls": trace.oracle_calls,
+            "solver_info": trace.info,
             "diagnostics": measured,
             "overrides": _override_map(overrides),
             "mlflow_run_id": logger.run_id if logger else None,
@@ -155,7 +159,8 @@ def run(cfg: DictConfig, output_dir: Path, parent_run_id: Optional[str] = None,
                             "iterations_per_decade": summary["iterations_per_decade"],
                             **{f"iterations_to_eps_{k}": v for k, v in to_eps.items()},
                             **{f"oracle_{k}": v for k, v in trace.oracle_calls.items()},
-                            **{f"diagnostics_{k}": v for k, v in measured.items()}},
+                            **{f"diagnostics_{k}": v for k, v in measured.items()},
+                            **{f"info_{k}": v for k, v in trace.info.items() if isinstance(v, (int, float))}},
                            step=trace.iterations)
             logger.set_tags({"status": status})
             logger.artifacts([output_dir / "config.yaml", output_dir / "trace.parquet", output_dir / SUMMARY])

@@ -49,6 +49,23 @@ def current_grid_only(df):
     return df[keep].drop(columns=extra).reset_index(drop=True)
 
 
+def add_derived(df, study):
+    """Columns declared in ``study.derived`` ({name: pandas expression}); names with dots in backticks,
+    e.g. ``gamma: "1 + (`instance.effective_rank` + 1) / `config.solver.n`"``."""
+    import pandas as pd
+
+    for col in [c for c in df.columns if c.startswith("config.")]:
+        num = pd.to_numeric(df[col], errors="coerce")
+        if num.notna().all():
+            df[col] = num
+    for name, expr in (study.get("derived") or {}).items():
+        try:
+            df[name] = df.eval(expr)
+        except Exception as exc:  # pandas raises many kinds (UndefinedVariableError, SyntaxError, ...)
+            raise ConfigError(f"study.derived.{name}", f"cannot evaluate {expr!r} on the run table ({exc})") from None
+    return df
+
+
 def law_for(study, group: str):
     for law in study.laws:
         if group in law.solvers:
@@ -95,6 +112,7 @@ def draw(df, fits, study, path: Path) -> None:
     markers = "osD^vP*X"
     xs_all = df[study.x].to_numpy(float)
     xgrid = np.geomspace(np.nanmin(xs_all) / 1.2, np.nanmax(xs_all) * 1.2, 50)
+    floors = []
     for i, (group, sub) in enumerate(sorted(df.groupby(study.group_by), key=lambda kv: str(kv[0]))):
         c, m = colors[i % len(colors)], markers[i % len(markers)]
         used = fitted(sub, study)
@@ -106,6 +124,14 @@ def draw(df, fits, study, path: Path) -> None:
             label += f" (theory {row.theory_slope:g}, band [{row.band_low:g}, {row.band_high:g}]: {row.verdict})"
         if row.not_reached:
             label += f"; {row.not_reached}/{row.runs} runs never reached it"
+        yv = used[study.y].to_numpy(float)
+        if len(used) and not np.isfinite(yv).any():  # nothing to draw: the legend says why
+            ax.scatter([], [], color=c, marker=m, s=22, label=f"{name}: no run reached it ({len(used)} runs)")
+            continue
+        if len(used) and not (yv > 0).any():  # a log axis cannot show 0: drawn on the floor, said in the legend
+            label = f"{name}: {study.y} = 0 for every run (drawn at the bottom edge)"
+            floors.append((used[study.x], c, m, label))
+            continue
         ax.scatter(used[study.x], used[study.y], color=c, marker=m, s=22, alpha=0.8, label=label, zorder=3)
         left_out = sub.drop(index=used.index)
         if len(left_out):
@@ -130,6 +156,11 @@ def draw(df, fits, study, path: Path) -> None:
         ax.text(0.02, 0.98, study.note, transform=ax.transAxes, fontsize=7.5, va="top")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    if floors:
+        lo = ax.get_ylim()[0]
+        for xs, c, m, label in floors:
+            ax.scatter(xs, np.full(len(xs), lo), color=c, marker=m, s=26, clip_on=False, label=label, zorder=4)
+        ax.set_ylim(bottom=lo)
     ax.set_xlabel(study.x_label or study.x)
     ax.set_ylabel(study.y_label or study.y)
     ax.set_title(study.title or study.name, fontsize=11)
@@ -138,8 +169,12 @@ def draw(df, fits, study, path: Path) -> None:
     if len(study.laws):
         ax.plot([], [], color="gray", lw=1.0, ls="--", label="dashed: theory slope through the data's centre")
     distinct = np.unique(xs_all[np.isfinite(xs_all)])
+    tick = "{:g}"
+    if len(distinct) > 8:  # measured x (e.g. κ per seed) clusters around the grid: one tick per cluster
+        cuts = np.flatnonzero(distinct[1:] / distinct[:-1] >= 1.1)
+        distinct, tick = np.array([np.median(c) for c in np.split(distinct, cuts + 1)]), "{:.3g}"
     if len(distinct) <= 8 and (len(distinct) < 2 or np.min(distinct[1:] / distinct[:-1]) >= 1.3):
-        ax.set_xticks(distinct, [f"{v:g}" for v in distinct])
+        ax.set_xticks(distinct, [tick.format(v) for v in distinct])
         ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
     ax.legend(fontsize=7, loc="best", frameon=True)
     fig.tight_layout()
@@ -188,7 +223,7 @@ def plot_study(cfg: DictConfig) -> dict:
     if df.empty:
         raise ConfigError("study", f"no run summaries under {paths['runs']}; run the study first: "
                                    f"python -m pipeline -m +study={study.name}")
-    for col in (study.x, study.y, study.group_by):
+    for col in (study.group_by,):
         if col not in df.columns:
             raise ConfigError("study.x" if col == study.x else "study.y" if col == study.y else "study.group_by",
                               f"column {col!r} not found in the run summaries")
@@ -197,6 +232,11 @@ def plot_study(cfg: DictConfig) -> dict:
         raise ConfigError("study", f"no run summaries under {paths['runs']} match the study's current grid; "
                                    f"run it first: python -m pipeline -m +study={study.name}")
     import pandas as pd
+
+    df = add_derived(df, study)
+    for col in (study.x, study.y):
+        if col not in df.columns:
+            raise ConfigError("study.x" if col == study.x else "study.y", f"column {col!r} not found in the run summaries")
 
     df[study.x] = pd.to_numeric(df[study.x], errors="coerce")
     df[study.y] = df[study.y].astype(float)

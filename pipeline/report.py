@@ -78,6 +78,16 @@ def claim_figure(claim: str, study_list: list[dict], results: Path) -> tuple[str
     return "", None
 
 
+def evidence_table(v: dict):
+    """A claim's own table of evidence (``details["table"]``: a list of rows; columns in the order of
+    ``details["table_columns"]`` if given), as (columns, rows), or None."""
+    details = v.get("details") or {}
+    rows = details.get("table")
+    if not rows or not isinstance(rows, list) or not isinstance(rows[0], dict):
+        return None
+    return list(details.get("table_columns") or rows[0]), rows
+
+
 def figure_rel(fig: Path | None, out_dir: Path) -> str:
     if fig is None:
         return ""
@@ -124,11 +134,18 @@ def render_md(verdicts, study_list, profile: str, out_dir: Path, results: Path, 
                      f"| {bound} | {fmt(v['tight'])} | **{v['verdict']}** | {fmt(v['slack'])} | {fig} | `{ledger_key(v)}` |")
     lines += ["", "Pass criteria:", ""]
     lines += [f"- **{v['claim']}**: {v['criterion']}" for v in verdicts]
-    own = [(v["claim"], p) for v in verdicts for n, p in [claim_figure(v["claim"], [], results)] if p]
+    own = [(v, p) for v in verdicts for n, p in [claim_figure(v["claim"], [], results)] if p or evidence_table(v)]
     if own:
         lines += ["", "## Evidence of the claims", ""]
-        for cid, p in own:
-            lines += [f"### {cid}", "", f"![{cid}]({figure_rel(p, out_dir)})", ""]
+        for v, p in own:
+            lines += [f"### {v['claim']}", ""]
+            if p:
+                lines += [f"![{v['claim']}]({figure_rel(p, out_dir)})", ""]
+            cols, rows = evidence_table(v) or ((), ())
+            if rows:
+                lines += ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+                lines += ["| " + " | ".join(fmt(r.get(c)) for c in cols) + " |" for r in rows]
+                lines.append("")
     lines += ["", "## Studies", ""]
     for s in study_list:
         lines += [f"### {s['name']} — {s['title']}", ""]
@@ -185,9 +202,15 @@ def render_html(verdicts, study_list, profile: str, results: Path, timed_claims=
     gallery = []
     for v in verdicts:
         _, p = claim_figure(v["claim"], [], results)
+        table = evidence_table(v)
+        if p or table:
+            gallery.append(f"<h3 id='fig-{e(v['claim'])}'>{e(v['claim'])} — {e(v['statement'])}</h3>")
         if p:
-            gallery.append(f"<h3 id='fig-{e(v['claim'])}'>{e(v['claim'])} — {e(v['statement'])}</h3>"
-                           f"<div class=gallery><img alt='{e(v['claim'])}' src='{_data_uri(p)}'></div>")
+            gallery.append(f"<div class=gallery><img alt='{e(v['claim'])}' src='{_data_uri(p)}'></div>")
+        if table:
+            cols, trows = table
+            gallery.append("<table><tr>" + "".join(f"<th>{e(c)}</th>" for c in cols) + "</tr>" + "".join(
+                "<tr>" + "".join(f"<td>{e(fmt(r.get(c)))}</td>" for c in cols) + "</tr>" for r in trows) + "</table>")
     gallery.append("<h2>Studies</h2>")
     for s in study_list:
         gallery.append(f"<h3 id='fig-{e(s['name'])}'>{e(s['name'])} — {e(s['title'])}</h3>")

@@ -72,7 +72,8 @@ def read_summaries(root: Path) -> list[dict]:
 
 
 def summaries_frame(root: Path):
-    """One row per run: solver, seed, instance constants, iterations to each ε, oracle counts, diagnostics."""
+    """One row per run: solver, seed, instance constants, iterations to each ε, oracle counts, diagnostics,
+    the solver's own settings as run (``info.*``)."""
     import pandas as pd
 
     rows = []
@@ -88,5 +89,7 @@ def summaries_frame(root: Path):
             row[f"oracle.{k}"] = v
         for k, v in (s.get("diagnostics") or {}).items():
             row[f"diagnostics.{k}"] = v
+        for k, v in (s.get("solver_info") or {}).items():
+            row[f"info.{k}"] = v
         rows.append(row)
     return pd.DataFrame(rows)

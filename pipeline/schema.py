@@ -67,10 +67,62 @@ class FileData:
     cache: bool = True
 
 
+@dataclass
+class LowRankData:
+    """P2 low-rank instance (theory P2.6, E2): A = U diag(√λ) Vᵀ with ``fast`` unit modes and ``slow``
+    modes at 1/kappa, N = ``rows`` rows, ambient dimension d; b = softmax(A x_true); w² = ``w2``."""
+
+    kind: str = spec("lowrank", choices=("lowrank",))
+    rows: int = spec(400, ge=2)
+    d: int = spec(100, ge=1)
+    fast: int = spec(8, ge=1)
+    slow: int = spec(8, ge=0)
+    kappa: float = spec(40.0, ge=1.0)
+    w2: float = spec(20.0, gt=0.0)
+    x_true_norm: float = spec(1.0, ge=0.0)
+    cache: bool = True
+
+    @staticmethod
+    def check(node: DictConfig, prefix: str) -> None:
+        k = node.fast + node.slow
+        if k > node.d:
+            raise ConfigError(f"{prefix}.fast", f"fast + slow = {k} modes must be ≤ {prefix}.d = {node.d}")
+        if k > node.rows:
+            raise ConfigError(f"{prefix}.rows", f"must be ≥ fast + slow = {k}, got {node.rows}")
+        check_memory(f"{prefix}.d", int(8 * node.rows * node.d * 4 + 8 * node.d * node.d * 4))
+
+
+@dataclass
+class FiniteSumData:
+    """P2 finite-sum dataset (theory P2.6, B-sweep): m instances A_k = (G_0 + h G_k)/√N of N = ``rows``
+    rows; ``centred`` regulariser ½w²‖A_k(x - x_true)‖² (interpolation, B4 holds); ``realizable:
+    false`` is the control with one shared A and b_k = softmax(A(x_true + noise·ξ_k))."""
+
+    kind: str = spec("finite_sum", choices=("finite_sum",))
+    m: int = spec(100, ge=1)
+    rows: int = spec(12, ge=2)
+    d: int = spec(10, ge=1)
+    heterogeneity: float = spec(1.0, ge=0.0)
+    w2: float = spec(1.0, gt=0.0)
+    centred: bool = True
+    realizable: bool = True
+    noise: float = spec(0.3, ge=0.0)
+    x_true_norm: float = spec(1.0, ge=0.0)
+    cache: bool = True
+
+    @staticmethod
+    def check(node: DictConfig, prefix: str) -> None:
+        check_memory(f"{prefix}.m", int(8 * node.m * node.rows * node.d * 3 + 8 * node.m * node.d * node.d * 3))
+
+
 # --------------------------------------------------------------------------- problem
+#: The data kinds each problem accepts.
+PROBLEM_DATA = {"softmax_regression": ("synthetic", "file"), "zo_softmax": ("lowrank", "finite_sum")}
+
+
 @dataclass
 class ProblemConfig:
-    name: str = "softmax_regression"
+    name: str = spec("softmax_regression", choices=tuple(PROBLEM_DATA))
     paper: str = "P1"
 
 
@@ -141,6 +193,15 @@ class VerifyProfile:
     cost_densities: List[float] = spec([1e-3, 1e-2, 1e-1])
     cost_d: int = spec(20, ge=1)
     cost_repeats: int = spec(5, ge=1)
+    # P2 checks C2.1–C2.6 (pipeline/claims/p2.py); full = the sizes of theory P2.6
+    zo_bias_draws: int = spec(100_000, ge=100)          # C2.1: SPSA draws per ε
+    zo_moment_draws: int = spec(400_000, ge=100)        # C2.2/C2.3: draws of ĝ_n at n = 1 (draws/n at n)
+    zo_decrease_points: int = spec(20, ge=1)            # C2.4: points on the ZO trajectory
+    zo_decrease_draws: int = spec(100_000, ge=100)      # C2.4: (z, 𝓑) draws per point and kind of z
+    zo_ball_points: int = spec(200, ge=1)               # C2.4: points of the ball for the local ℓ
+    zo_constant_points: int = spec(1000, ge=1)          # C2.5: points per radius
+    zo_constant_Rs: List[float] = spec([1.0, 2.0, 4.0])  # C2.5: radii of the balls
+    zo_noise_points: int = spec(500, ge=2)              # C2.6: points near x*
 
 
 @dataclass
@@ -186,6 +247,7 @@ class StudyConfig:
     note: str = ""
     fit_x_min: Optional[float] = spec(None, gt=0.0)
     timing: bool = False
+    derived: Dict[str, str] = spec({})  # new columns from pandas expressions over the run table
     grid: Dict[str, Dict[str, str]] = spec({})
 
 
@@ -231,6 +293,10 @@ class LabConfig:
             raise ConfigError("device", f"not a torch device: {node.device!r} ({exc})") from None
         if dev.type == "cuda" and not torch.cuda.is_available():
             raise ConfigError("device", "cuda requested but no CUDA device is available")
+        kinds = PROBLEM_DATA.get(node.problem.name, ())
+        if node.data.kind not in kinds:
+            raise ConfigError("data", f"problem {node.problem.name} takes data {' or '.join(kinds)}, got "
+                                      f"data={node.data.kind} (choose e.g. data={kinds[0]})")
 
 
 def check_memory(key: str, nbytes: int, fraction: float = 0.5) -> None:
@@ -305,6 +371,8 @@ def register_configs() -> None:
     cs.store(name="lab_schema", node=LabConfig)
     cs.store(group="data", name="synthetic_schema", node=SyntheticData)
     cs.store(group="data", name="file_schema", node=FileData)
+    cs.store(group="data", name="lowrank_schema", node=LowRankData)
+    cs.store(group="data", name="finite_sum_schema", node=FiniteSumData)
     cs.store(group="problem", name="problem_schema", node=ProblemConfig)
     cs.store(group="tracking", name="tracking_schema", node=TrackingConfig)
     cs.store(group="profile", name="profile_schema", node=ProfileConfig)

@@ -23,10 +23,22 @@ from pipeline.results import ledger_key, write_json
 
 
 def select(cfg: DictConfig) -> list[str]:
-    wanted = list(cfg.claims) or sorted(CLAIMS, key=_order)
-    unknown = [c for c in wanted if c not in CLAIMS]
-    if unknown:
-        raise ConfigError("claims", f"unknown claim {unknown[0]!r}; registered: {', '.join(sorted(CLAIMS, key=_order))}")
+    """The claims to check: ``claims`` if given, else every registered claim whose studies have results
+    (a claim judged on studies is left out, with a note, until its studies have run)."""
+    if cfg.claims:
+        wanted = list(cfg.claims)
+        unknown = [c for c in wanted if c not in CLAIMS]
+        if unknown:
+            raise ConfigError("claims", f"unknown claim {unknown[0]!r}; registered: {', '.join(sorted(CLAIMS, key=_order))}")
+        return wanted
+    wanted = []
+    for cid in sorted(CLAIMS, key=_order):
+        missing = [s for s in CLAIMS[cid].studies if not (Path(cfg.results_dir) / s / "table.csv").is_file()]
+        if missing:
+            print(f"note: {cid} left out: it is judged on study {missing[0]}, which has no results yet "
+                  f"(python -m pipeline -m +study={missing[0]})", file=sys.stderr)
+            continue
+        wanted.append(cid)
     return wanted
 
 
@@ -56,7 +68,7 @@ def ledger_md(rows: list[dict]) -> str:
 def verify(cfg: DictConfig) -> list[dict]:
     ids = select(cfg)
     ctx = Context(sizes=cfg.profile.verify, seed=int(cfg.seed), dtype=getattr(torch, cfg.dtype),
-                  device=torch.device(cfg.device))
+                  device=torch.device(cfg.device), results_dir=Path(cfg.results_dir))
     out_dir = Path(cfg.results_dir) / "verify"
     logger_parent = None
     if cfg.tracking.backend != "off":

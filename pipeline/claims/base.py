@@ -12,6 +12,7 @@ inside; ``None`` when the paper's bound is unknown).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Optional
 
 import torch
@@ -50,6 +51,19 @@ class Context:
     seed: int = 0
     dtype: torch.dtype = torch.float64
     device: torch.device = torch.device("cpu")
+    results_dir: Optional[Path] = None  # where the studies' tables are, for claims judged on a study
+
+    def study_table(self, study: str):
+        """The run table of a study (``<results_dir>/<study>/table.csv``) for a claim judged on it."""
+        import pandas as pd
+
+        from pipeline.errors import ConfigError
+
+        path = Path(self.results_dir or "results") / study / "table.csv"
+        if not path.is_file():
+            raise ConfigError("results_dir", f"no table of study {study} at {path}; run it first: "
+                                             f"python -m pipeline -m +study={study} && python -m pipeline.plot +study={study}")
+        return pd.read_csv(path)
 
     def generator(self, stream: int) -> torch.Generator:
         """An explicit generator for one stream of randomness of one check."""
@@ -64,6 +78,7 @@ class Claim:
     criterion: str
     check: Callable[[Context], Verdict]
     timing: bool = False  # a wall-clock claim: its verdict goes to the timing ledger (not byte-stable)
+    studies: tuple[str, ...] = ()  # judged on these studies' run tables (not on runs of its own)
 
 
 CLAIMS: dict[str, Claim] = {}
@@ -75,13 +90,14 @@ def registered_text(claim_id: str) -> tuple[str, str]:
     return c.statement, c.criterion
 
 
-def claim(id: str, paper: str, statement: str, criterion: str, timing: bool = False):
-    """Register a check function as the numerical test of claim ``id`` (``timing``: wall-clock)."""
+def claim(id: str, paper: str, statement: str, criterion: str, timing: bool = False, studies: tuple[str, ...] = ()):
+    """Register a check function as the numerical test of claim ``id`` (``timing``: wall-clock;
+    ``studies``: the studies whose run tables it judges)."""
 
     def register(fn: Callable[..., Verdict]) -> Callable[..., Verdict]:
         if id in CLAIMS:
             raise ValueError(f"claim {id} registered twice")
-        CLAIMS[id] = Claim(id, paper, statement, criterion, fn, timing)
+        CLAIMS[id] = Claim(id, paper, statement, criterion, fn, timing, tuple(studies))
         return fn
 
     return register

@@ -19,8 +19,11 @@ from omegaconf import DictConfig, OmegaConf
 from pipeline.data import matrix
 from pipeline.data.io import load_instance, save_instance
 from pipeline.data.synthetic import synthesize_p1
+from pipeline.data.zo import synthesize_p2
 
 CACHE_VERSION = "p1-instance-v1"
+#: Data kinds of the P2 problem (pipeline/data/zo.py); the others are P1's.
+P2_KINDS = ("lowrank", "finite_sum")
 
 
 @dataclass
@@ -50,11 +53,15 @@ def instance_key(cfg: DictConfig) -> str:
 def raw_arrays(cfg: DictConfig) -> dict[str, np.ndarray]:
     if cfg.data.kind == "file":
         return load_instance(cfg.data.path)
+    if cfg.data.kind in P2_KINDS:
+        return synthesize_p2(cfg.data, int(cfg.seed))
     return synthesize_p1(cfg.data, int(cfg.seed))
 
 
 def measure_constants(problem, x_star: torch.Tensor, arrays: dict[str, np.ndarray]) -> dict[str, float]:
-    """ℓ, μ, κ, effective rank of ∇²L(x*), and the spectrum of A."""
+    """ℓ, μ, κ, effective rank of ∇²L(x*), and the spectrum of A (or the problem's own constants)."""
+    if hasattr(problem, "instance_constants"):
+        return problem.instance_constants(x_star)
     sv = matrix.singular_values(arrays["A"])
     out = dict(problem.stats(x_star))
     out.update(n=float(arrays["A"].shape[0]), d=float(arrays["A"].shape[1]), A_norm=float(sv[0]),
@@ -72,7 +79,8 @@ def compute_reference(cfg: DictConfig, arrays: dict[str, np.ndarray]) -> tuple[n
     problem = PROBLEMS[cfg.problem.name].from_arrays(arrays, dtype=torch.float64)
     x0 = torch.zeros(problem.dim, dtype=torch.float64)
     stop = StopRule(eps=None, gtol=float(cfg.reference.gtol), max_iter=int(cfg.reference.max_iter))
-    trace = Newton(label="reference").run(CountingOracle(problem), x0, stop)
+    solve = getattr(problem, "reference_solve", "cholesky")
+    trace = Newton(label="reference", solve=solve).run(CountingOracle(problem), x0, stop)
     x_star = trace.x
     consts = measure_constants(problem, x_star, arrays)
     consts.update(ref_grad_norm=trace.last.grad_norm, ref_iterations=float(trace.iterations))

@@ -1,7 +1,8 @@
 """Problems, one module each; ``PROBLEMS`` maps the config name to the class."""
 from pipeline.problems.base import CountingOracle, Problem, spectral_stats
 from pipeline.problems.softmax_regression import SoftmaxRegression
+from pipeline.problems.zo_softmax import ZOSoftmax
 
-PROBLEMS = {"softmax_regression": SoftmaxRegression}
+PROBLEMS = {"softmax_regression": SoftmaxRegression, "zo_softmax": ZOSoftmax}
 
-__all__ = ["PROBLEMS", "CountingOracle", "Problem", "SoftmaxRegression", "spectral_stats"]
+__all__ = ["PROBLEMS", "CountingOracle", "Problem", "SoftmaxRegression", "ZOSoftmax", "spectral_stats"]

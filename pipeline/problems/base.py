@@ -41,7 +41,7 @@ def spectral_stats(H: Tensor) -> dict[str, float]:
 
 
 class CountingOracle:
-    """Wraps a problem and counts oracle calls by kind: loss, grad, hess, hvp."""
+    """Wraps a problem and counts oracle calls by kind: loss, grad, hess, hvp, forward (per column)."""
 
     def __init__(self, problem: Problem):
         self.problem = problem
@@ -70,6 +70,11 @@ class CountingOracle:
     def hvp(self, x: Tensor, v: Tensor) -> Tensor:
         self.calls["hvp"] += 1
         return self.problem.hvp(x, v)
+
+    def column_losses(self, X: Tensor, batch=None) -> Tensor:
+        """Losses at the columns of X (on a batch of instances): one forward pass per column."""
+        self.calls["forward"] += int(X.shape[1])
+        return self.problem.column_losses(X, batch)
 
     def __getattr__(self, name):  # structured pieces and constants pass through, uncounted
         return getattr(self.problem, name)

@@ -7,6 +7,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from kernels import finite_sum as F
 from kernels import softmax as K
 from pipeline.problems.base import spectral_stats
 
@@ -54,6 +55,12 @@ class SoftmaxRegression:
 
     def hvp(self, x: Tensor, v: Tensor) -> Tensor:
         return K.hessian_vector_product(self.A, self.b, self.w, x, v)
+
+    def column_losses(self, X: Tensor, batch=None) -> Tensor:
+        """L at every column of X (d×k) in one product (dense A) or column by column (sparse A)."""
+        if self.A.layout == torch.strided:
+            return F.column_losses(self.A[None], self.b[None], self.w[None], X)
+        return torch.stack([K.loss(self.A, self.b, self.w, X[:, j]) for j in range(X.shape[1])])
 
     def hessian_parts(self, x: Tensor) -> K.HessianParts:
         """Diagonal plus rank-2 structure of the Hessian (theory P1.2)."""

@@ -8,10 +8,13 @@ from pipeline.solvers.approx_newton import ApproxNewton
 from pipeline.solvers.base import Record, Recorder, StopRule, Trace
 from pipeline.solvers.gd import GradientDescent
 from pipeline.solvers.newton import Newton
+from pipeline.solvers.ng_spsa import NevergradSPSA
 from pipeline.solvers.scipy_baselines import ScipyMinimize
 from pipeline.solvers.torch_lbfgs import TorchLBFGS
+from pipeline.solvers.zo_sgd import ZOSGD
 
-SOLVERS = {cls.name: cls for cls in (GradientDescent, Newton, ScipyMinimize, ApproxNewton, TorchLBFGS)}
+SOLVERS = {cls.name: cls for cls in (GradientDescent, Newton, ScipyMinimize, ApproxNewton, TorchLBFGS, ZOSGD,
+                                       NevergradSPSA)}
 
 
 def make_solver(params):

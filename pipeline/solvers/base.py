@@ -7,6 +7,7 @@ and observing is excluded from the solver's time.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import dataclass, field
@@ -68,6 +69,7 @@ class Trace:
     oracle_calls: dict[str, int] = field(default_factory=dict)
     f_star: Optional[float] = None
     columns: dict[str, list] = field(default_factory=lambda: {c: [] for c in COLUMNS})
+    info: dict[str, float] = field(default_factory=dict)  # the solver's own settings as run (step, γ, ...)
 
     def append(self, rec: Record) -> None:
         for c in COLUMNS:
@@ -117,6 +119,22 @@ class Trace:
             return None
         return (b - a) / math.log10(hi / lo)
 
+    def log_linearity(self, hi: float = 1e-2, lo: float = 1e-6) -> Optional[float]:
+        """R² of the least-squares line through log(gap) against t between gaps ``hi`` and ``lo``
+        (1 for an exactly linear rate; theory P2.6, criterion iv). None with fewer than 3 points."""
+        t = self.iterations_to_eps([hi, lo])
+        a, b = t[f"{hi:g}"], t[f"{lo:g}"]
+        if a is None or b is None:
+            return None
+        it, gap = self.column("iteration"), self.relative_gap()
+        sel = (it >= a) & (it <= b) & (gap > 0)
+        if sel.sum() < 3:
+            return None
+        y = np.log(gap[sel])
+        fit = np.polyfit(it[sel], y, 1)
+        ss = float(np.sum((y - y.mean()) ** 2))
+        return 1.0 - float(np.sum((y - np.polyval(fit, it[sel])) ** 2)) / ss if ss > 0 else 1.0
+
     def to_frame(self):
         import pandas as pd
 
@@ -142,6 +160,15 @@ class Recorder:
 
     def elapsed(self) -> float:
         return time.perf_counter() - self._t0 - self._excluded
+
+    @contextlib.contextmanager
+    def excluded(self):
+        """Time spent inside this block is not the solver's (e.g. monitoring a zeroth-order run)."""
+        t_in = time.perf_counter()
+        try:
+            yield
+        finally:
+            self._excluded += time.perf_counter() - t_in
 
     def step(self, iteration: int, x: Tensor, loss: float, grad: Tensor) -> bool:
         """Record iterate ``iteration``; return True when the solver must stop."""

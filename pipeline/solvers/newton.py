@@ -18,6 +18,7 @@ class NewtonParams:
     label: str = "newton"
     c1: float = spec(1e-4, gt=0.0, lt=0.5)
     shrink: float = spec(0.5, gt=0.0, lt=1.0)
+    solve: str = spec("cholesky", choices=("cholesky", "pinv"))
 
 
 def newton_direction(H: Tensor, g: Tensor) -> Tensor:
@@ -34,8 +35,23 @@ def newton_direction(H: Tensor, g: Tensor) -> Tensor:
     return -V @ ((V.T @ g) / ev.abs().clamp_min(floor))
 
 
+def pinv_direction(H: Tensor, g: Tensor, rcond: float = 1e-9) -> Tensor:
+    """p = -H⁺g on the eigenvalues above rcond·max|λ| (a least-squares step for a singular Hessian).
+
+    For a low-rank instance (theory P2.6) the loss is flat along the null space,
+    the gradient lies in the range, and the step leaves the null space alone.
+    """
+    ev, V = torch.linalg.eigh(0.5 * (H + H.T))
+    keep = ev.abs() > rcond * float(ev.abs().max())
+    Vk = V[:, keep]
+    return -Vk @ ((Vk.T @ g) / ev[keep].abs())
+
+
 class Newton:
-    """x_{t+1} = x_t + t·p, with ∇²L(x_t) p = -∇L(x_t) and t from Armijo backtracking."""
+    """x_{t+1} = x_t + t·p, with ∇²L(x_t) p = -∇L(x_t) and t from Armijo backtracking.
+
+    ``solve=pinv`` takes the least-squares (pseudo-inverse) step, for Hessians that are singular.
+    """
 
     name: ClassVar[str] = "newton"
     paper: ClassVar[str] = "baseline"
@@ -52,7 +68,8 @@ class Newton:
         loss, g = oracle.loss_grad(x)
         k = 0
         while not rec.step(k, x, float(loss), g):
-            direction = newton_direction(oracle.hess(x), g)
+            H = oracle.hess(x)
+            direction = pinv_direction(H, g) if p.solve == "pinv" else newton_direction(H, g)
             s = armijo(oracle, x, float(loss), float(g @ direction), direction, 1.0, p.c1, p.shrink)
             if not s.accepted:
                 if float(torch.linalg.vector_norm(g)) <= 1e3 * torch.finfo(x.dtype).eps * max(1.0, abs(float(loss))):

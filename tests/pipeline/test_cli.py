@@ -54,6 +54,14 @@ CASES = [
     (["data=file", "data.path={nokey}"], "data.path:w"),
     (["data=file", "data.path={shape}"], "data.path:b"),
     (["data=file", "data.path={nan}"], "data.path:b"),
+    (["problem=zo_softmax"], "data"),                      # P2 problem with P1 data
+    (["data=lowrank"], "data"),                            # P1 problem with P2 data
+    (["problem=zo_softmax", "data=lowrank", "data.fast=90", "data.slow=20"], "data.fast"),
+    (["problem=zo_softmax", "data=lowrank", "data.rows=10", "data.fast=8", "data.slow=8", "data.d=20"], "data.rows"),
+    (["problem=zo_softmax", "data=lowrank", "solver=zo_sgd", "solver.step=fixed"], "solver.eta"),
+    (["problem=zo_softmax", "data=lowrank", "solver=zo_sgd", "solver.perturbation=uniform"], "solver.perturbation"),
+    (["problem=zo_softmax", "data=finite_sum", "solver=zo_sgd", "solver.batch=0"], "solver.batch"),
+    (["problem=zo_softmax", "data=finite_sum", "data.m=1000000000"], "data.m"),
 ]
 
 
@@ -201,3 +209,32 @@ def test_timing_study_writes_only_timing_files(lab_root):
     assert fit.loc["approx_newton_sketched", "verdict"] in ("pass", "fail")
     assert (res / "figures" / "p1_nnz_timing.png").is_file()
     assert not (res / "p1_nnz" / "table.csv").exists() and not (res / "figures" / "p1_nnz.png").exists()
+
+
+def test_zo_study_sweep_then_plot_then_claims(lab_root, store_uri):
+    """A P2 study end to end on a real store: sweep, plot with a derived x column, then the claim judged on it."""
+    r = run_cli(["pipeline", "-m", "+study=zo_batch", "profile=ci", "solver.batch=1,4,64", "seed=0,1"], lab_root, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    r = run_cli(["pipeline.plot", "+study=zo_batch", "profile=ci"], lab_root)
+    assert r.returncode == 0, r.stderr[-3000:]
+    import pandas as pd
+
+    table = pd.read_csv(lab_root / "results" / "zo_batch" / "table.csv")
+    assert len(table) == 6 and (table["oracle.forward"] == 2 * table["iterations"]).all()
+    assert (table["info.eta"] > 0).all() and (table["instance.alpha"] > 0).all()
+    assert "wall_time_s" not in table  # wall-clock columns stay out of the byte-stable table
+    T = table.groupby("config.solver.batch")["iterations_per_decade"].median()
+    assert T[1] > 2 * T[64]  # the batch term: small batches need more iterations
+    r = run_cli(["pipeline.verify", "profile=ci", "claims=[C2.11]"], lab_root)
+    assert r.returncode == 0, r.stderr[-3000:]
+    rows = json.loads((lab_root / "results" / "verify" / "verdicts.json").read_text())
+    assert [v["claim"] for v in rows] == ["C2.11"] and rows[0]["details"]["B"] == [1.0, 4.0, 64.0]
+    assert running_runs(store_uri) == []
+
+
+def test_claim_judged_on_a_missing_study_exits_2_naming_it(lab_root, capsys):
+    from pipeline.verify import select, verify
+
+    assert main(verify, argv=["profile=ci", "claims=[C2.7]", "tracking=off"], extra_check=select) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: results_dir:") and "zo_rank" in err

@@ -81,3 +81,17 @@ def test_wall_clock_claims_are_in_the_timing_ledger_only(lab_root, results):
     assert "# Timing ledger" in timing_md and f"| C1.9 | P1 |" in timing_md and ledger_key(timed) in timing_md
     assert "](../results/figures/C1.9_timing.png)" in timing_md
     assert timing_page.count("data:image/png;base64,") == 1
+
+
+def test_a_verdicts_evidence_table_is_in_both_ledgers(lab_root, results):
+    rows = json.loads((results / "verify" / "verdicts.json").read_text())
+    table = [{"coefficient": "b_kappa", "fitted": 1.07, "verdict": "pass"},
+             {"coefficient": "b_d", "fitted": 0.31, "verdict": "fail"}]
+    rows.append(verdict("C2.8", 1.0, False, {"table": table}))
+    write_json(results / "verify" / "verdicts.json", rows)
+    assert main(report, argv=["tracking=off"], extra_check=None) == 0
+    md = (lab_root / "reports" / "theorems.md").read_text()
+    assert "### C2.8" in md and "| coefficient | fitted | verdict |" in md and "| b_d | 0.31 | fail |" in md
+    html = (lab_root / "reports" / "theorems.html").read_text()
+    assert "<th>coefficient</th>" in html and "<td>b_d</td><td>0.31</td><td>fail</td>" in html
+    assert "<td class=pass>" in html  # the summary table is still whole

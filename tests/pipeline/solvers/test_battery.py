@@ -13,9 +13,11 @@ from pipeline.solvers import StopRule, make_solver
 from pipeline.solvers.base import DIVERGED, FINISHED, MAX_ITER, log_schedule
 from tests.conftest import compose
 
-SOLVERS = sorted(p.stem for p in (CONF_DIR / "solver").glob("*.yaml"))
+# ng_spsa_e2 is ng_spsa with a fixed budget (the zo_kappa study's reference line): the same code path
+SOLVERS = sorted(p.stem for p in (CONF_DIR / "solver").glob("*.yaml") if p.stem != "ng_spsa_e2")
 # option values that take a different code path of a solver run the battery too
-SOLVERS += ["approx_newton_sketched solver.rescore=false", "approx_newton solver.rescore=false"]
+SOLVERS += ["approx_newton_sketched solver.rescore=false", "approx_newton solver.rescore=false",
+            "zo_sgd solver.mode=seeded solver.n=4", "zo_sgd solver.perturbation=sphere solver.n=3"]
 
 
 @pytest.fixture(scope="module")
@@ -37,17 +39,23 @@ def solver_from_config(name: str):
 def test_reaches_the_reference_optimum(problem, name):
     prob, x_star, f_star, x0 = problem
     oracle = CountingOracle(prob)
-    tr = solver_from_config(name).run(oracle, x0, StopRule(eps=1e-10, f_star=f_star, max_iter=50_000), x_star=x_star)
+    solver = solver_from_config(name)
+    eps = getattr(solver, "battery_eps", 1e-10)  # a sublinear method states the accuracy it reaches here
+    tr = solver.run(oracle, x0, StopRule(eps=eps, f_star=f_star, max_iter=50_000), x_star=x_star)
     assert tr.status == FINISHED, tr.message
-    assert tr.iterations_to_eps([1e-10])["1e-10"] is not None
-    assert float(torch.linalg.vector_norm(tr.x - x_star)) <= 1e-4
+    assert tr.iterations_to_eps([eps])[f"{eps:g}"] is not None
+    assert float(torch.linalg.vector_norm(tr.x - x_star)) <= (1e-4 if eps <= 1e-10 else 1e3 * eps ** 0.5)
     it = tr.column("iteration")
     assert it[0] == 0 and (it[1:] > it[:-1]).all()
     assert (tr.column("time_s")[1:] >= tr.column("time_s")[:-1]).all()
     assert tr.records[0].loss == pytest.approx(float(prob.loss(x0)), rel=1e-14)
-    assert tr.oracle_calls.get("grad", 0) >= 1 and tr.oracle_calls == dict(oracle.calls)
+    assert tr.oracle_calls == dict(oracle.calls)
+    if getattr(solver, "zeroth_order", False):  # forward passes only: no gradient is ever asked for
+        assert tr.oracle_calls.get("forward", 0) >= 2 and tr.oracle_calls.get("grad", 0) == 0
+    else:
+        assert tr.oracle_calls.get("grad", 0) >= 1
     gaps = tr.relative_gap()
-    assert gaps[0] == 1.0 and gaps[-1] <= 1e-10
+    assert gaps[0] == 1.0 and gaps[-1] <= eps
 
 
 @pytest.mark.parametrize("name", SOLVERS)
@@ -68,7 +76,8 @@ def test_respects_max_iter_and_the_observer(problem, name):
 @pytest.mark.parametrize("name", SOLVERS)
 def test_is_deterministic(problem, name):
     prob, _, f_star, x0 = problem
-    runs = [solver_from_config(name).run(CountingOracle(prob), x0, StopRule(eps=1e-8, f_star=f_star)) for _ in range(2)]
+    runs = [solver_from_config(name).run(CountingOracle(prob), x0, StopRule(eps=1e-8, f_star=f_star, max_iter=2000))
+            for _ in range(2)]
     assert torch.equal(runs[0].x, runs[1].x)
     assert runs[0].column("loss").tolist() == runs[1].column("loss").tolist()
 

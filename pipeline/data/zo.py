@@ -1,0 +1,70 @@
+"""P2 instance synthesis (theory P2.6): low-rank A with fast and slow modes, and finite-sum datasets.
+
+Every generator returns arrays for :class:`pipeline.problems.ZOSoftmax`:
+``A`` (m×N×d), ``b`` (m×N), ``w`` (m×N), ``centre`` (d; zero for P1's
+regulariser) and ``x_true`` (d).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from pipeline.data.synthetic import softmax_np
+
+
+def orthonormal(rng: np.random.Generator, rows: int, cols: int) -> np.ndarray:
+    """A rows×cols matrix with orthonormal columns (QR of a Gaussian matrix)."""
+    Q, R = np.linalg.qr(rng.standard_normal((rows, cols)))
+    return Q * np.sign(np.diag(R))
+
+
+def unit(rng: np.random.Generator, d: int, norm: float = 1.0) -> np.ndarray:
+    v = rng.standard_normal(d)
+    return norm * v / np.linalg.norm(v)
+
+
+def lowrank(cfg, seed: int) -> dict[str, np.ndarray]:
+    """E2 construction: A = U diag(√λ) Vᵀ with λ = (1 × fast, 1/kappa × slow), U (rows×k), V (d×k).
+
+    With w² large the Hessian at x* is w²AᵀA up to ‖B‖ ≤ 0.31, so r ≈ fast + slow/kappa and
+    κ ≈ kappa on range(V), while d moves freely (theory P2.6). b = softmax(A x_true), ‖x_true‖ = 1.
+    """
+    rng = np.random.default_rng(seed)
+    N, d, fast, slow = int(cfg.rows), int(cfg.d), int(cfg.fast), int(cfg.slow)
+    k = fast + slow
+    lam = np.concatenate([np.ones(fast), np.full(slow, 1.0 / float(cfg.kappa))])
+    U, V = orthonormal(rng, N, k), orthonormal(rng, d, k)
+    A = (U * np.sqrt(lam)) @ V.T
+    x_true = unit(rng, d, float(cfg.x_true_norm))
+    b = softmax_np(A @ x_true)
+    w = np.full(N, np.sqrt(float(cfg.w2)))
+    return {"A": A[None], "b": b[None], "w": w[None], "centre": np.zeros(d), "x_true": x_true}
+
+
+def finite_sum(cfg, seed: int) -> dict[str, np.ndarray]:
+    """B-sweep construction (theory P2.6): A_k = (G_0 + h G_k)/√N, b_k = softmax(A_k x_true).
+
+    ``centred``: the regulariser ½w²‖A_k(x - x_true)‖², so every L_k is minimised at x_true with
+    value 0 (interpolation; assumption B4 holds). ``realizable: false`` is the control of theory
+    P2.6: one shared A and b_k = softmax(A(x_true + noise·ξ_k)), so no point fits every instance.
+    """
+    rng = np.random.default_rng(seed)
+    m, N, d, h = int(cfg.m), int(cfg.rows), int(cfg.d), float(cfg.heterogeneity)
+    x_true = unit(rng, d, float(cfg.x_true_norm))
+    G0 = rng.standard_normal((N, d))
+    if cfg.realizable:
+        A = (G0[None] + h * rng.standard_normal((m, N, d))) / np.sqrt(N)
+        b = np.stack([softmax_np(Ak @ x_true) for Ak in A])
+    else:
+        A = np.repeat((G0 / np.sqrt(N))[None], m, axis=0)
+        xs = x_true[None] + float(cfg.noise) * rng.standard_normal((m, d))
+        b = np.stack([softmax_np(A[0] @ xk) for xk in xs])
+    w = np.full((m, N), np.sqrt(float(cfg.w2)))
+    centre = x_true.copy() if cfg.centred else np.zeros(d)
+    return {"A": A, "b": b, "w": w, "centre": centre, "x_true": x_true}
+
+
+GENERATORS = {"lowrank": lowrank, "finite_sum": finite_sum}
+
+
+def synthesize_p2(cfg, seed: int) -> dict[str, np.ndarray]:
+    return GENERATORS[str(cfg.kind)](cfg, seed)
