@@ -213,14 +213,14 @@ def test_timing_study_writes_only_timing_files(lab_root):
 
 def test_zo_study_sweep_then_plot_then_claims(lab_root, store_uri):
     """A P2 study end to end on a real store: sweep, plot with a derived x column, then the claim judged on it."""
-    r = run_cli(["pipeline", "-m", "+study=zo_batch", "profile=ci", "solver.batch=1,4,64", "seed=0,1"], lab_root, timeout=300)
+    r = run_cli(["pipeline", "-m", "+study=zo_batch", "profile=ci", "solver.batch=1,4,64", "seed=0"], lab_root, timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
     r = run_cli(["pipeline.plot", "+study=zo_batch", "profile=ci"], lab_root)
     assert r.returncode == 0, r.stderr[-3000:]
     import pandas as pd
 
     table = pd.read_csv(lab_root / "results" / "zo_batch" / "table.csv")
-    assert len(table) == 6 and (table["oracle.forward"] == 2 * table["iterations"]).all()
+    assert len(table) == 3 and (table["oracle.forward"] == 2 * table["iterations"]).all()
     assert (table["info.eta"] > 0).all() and (table["instance.alpha"] > 0).all()
     assert "wall_time_s" not in table  # wall-clock columns stay out of the byte-stable table
     T = table.groupby("config.solver.batch")["iterations_per_decade"].median()
