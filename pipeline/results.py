@@ -39,6 +39,29 @@ def ledger_key(row: dict) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
+#: Significant digits kept for the floats of a verdict record (see :func:`round_floats`).
+VERDICT_DIGITS = 8
+
+
+def round_floats(v: Any, digits: int = VERDICT_DIGITS) -> Any:
+    """Round every finite float in a nested record to ``digits`` significant digits.
+
+    Verdict records hold Monte Carlo means, eigenvalues and fits whose last bits depend on
+    the BLAS code path (threading, memory alignment). Rounding them keeps
+    ``verdicts.json`` and the report byte-identical between rebuilds; eight digits is
+    far below every tolerance a claim is judged with.
+    """
+    if isinstance(v, float):
+        return float(f"{v:.{digits}g}") if math.isfinite(v) else v
+    if isinstance(v, dict):
+        return {k: round_floats(x, digits) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [round_floats(x, digits) for x in v]
+    if isinstance(v, np.generic):
+        return round_floats(v.item(), digits)
+    return v
+
+
 def _clean(v: Any) -> Any:
     if isinstance(v, float) and not math.isfinite(v):
         return None if math.isnan(v) else ("inf" if v > 0 else "-inf")

@@ -19,7 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 from pipeline.claims import CLAIMS, Context, Verdict
 from pipeline.errors import ConfigError
 from pipeline.paths import project_root
-from pipeline.results import ledger_key, write_json
+from pipeline.results import ledger_key, round_floats, write_json
 
 
 def select(cfg: DictConfig) -> list[str]:
@@ -84,7 +84,7 @@ def verify(cfg: DictConfig) -> list[dict]:
             c = CLAIMS[cid]
             t0 = time.perf_counter()
             v: Verdict = c.check(ctx)
-            row = v.as_dict()
+            row = round_floats(v.as_dict())
             row["seconds"] = time.perf_counter() - t0
             row["mlflow_run_id"] = _mirror(cfg, logger_parent, row) if logger_parent else None
             rows.append(row)

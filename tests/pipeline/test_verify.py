@@ -44,3 +44,16 @@ def test_wall_clock_claims_go_to_the_timing_files(lab_root, monkeypatch):
     timed = json.loads((out / "timing_verdicts.json").read_text())
     assert [r["claim"] for r in timed] == ["C1.9"] and not timed[0]["passed"]  # one point: no slope, no pass
     assert "| C1.9 |" in (out / "timing_verdicts.md").read_text()
+
+
+def test_verdict_floats_are_rounded_to_fixed_significant_digits():
+    """Last-bit BLAS differences (threading, alignment) must not reach verdicts.json: two values
+    that differ in the 14th digit round to the same record, non-finite values and ints pass through."""
+    from pipeline.results import VERDICT_DIGITS, round_floats
+
+    a = {"quad_se": 48.02573315184113, "cells": [{"x": 1.0 / 3.0}], "n": 7, "ok": True, "inf": float("inf")}
+    b = {"quad_se": 48.02573315184126, "cells": [{"x": 1.0 / 3.0 + 1e-15}], "n": 7, "ok": True, "inf": float("inf")}
+    ra, rb = round_floats(a), round_floats(b)
+    assert ra == rb and json.dumps(ra) == json.dumps(rb)
+    assert ra["quad_se"] == float(f"{48.02573315184113:.{VERDICT_DIGITS}g}") != a["quad_se"]
+    assert ra["n"] == 7 and ra["ok"] is True and ra["inf"] == float("inf")
