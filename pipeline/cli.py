@@ -64,10 +64,10 @@ def precheck(config_name: str, argv: list[str], extra_check: Optional[Callable[[
     from pipeline.schema import register_configs, validate
 
     args = _hydra_args(argv)
+    register_configs()  # also for --cfg/--info, which compose the config too
     if args.help or args.hydra_help or args.info or args.cfg or args.shell_completion:
         return 0
     name = args.config_name or config_name
-    register_configs()
     GlobalHydra.instance().clear()
     try:
         with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
@@ -174,6 +174,10 @@ def check_data_file(cfg: DictConfig) -> None:
         from pipeline.data.io import load_instance
 
         load_instance(cfg.data.path)
+    if cfg.get("data") is not None and cfg.data.get("kind") == "attention_file":
+        from pipeline.data.attention import load_attention
+
+        load_attention(cfg.data)
 
 
 def main(task: Callable[[DictConfig], Any], config_name: str = "config", argv: Optional[list[str]] = None,

@@ -27,13 +27,19 @@ from pipeline.solvers.base import DIVERGED, FINISHED
 SUMMARY = "summary.json"
 
 
-def initial_point(cfg: DictConfig, dim: int, dtype, device) -> torch.Tensor:
-    """x0 = 0 (``zeros``), or a point of norm ``x0_radius`` in a direction drawn from ``seed`` (``sphere``)."""
+def initial_point(cfg: DictConfig, dim: int, dtype, device, x_star: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """x0 = 0 (``zeros``); a point of norm ``x0_radius`` in a direction drawn from ``seed`` (``sphere``);
+    or x* plus such a point (``near_reference``: a local start, e.g. for P3's local claim)."""
     if cfg.x0 == "zeros":
         return torch.zeros(dim, dtype=dtype, device=device)
     g = torch.Generator(device="cpu").manual_seed(int(cfg.seed) + 7919)
     v = torch.randn(dim, generator=g, dtype=torch.float64)
-    return (cfg.x0_radius * v / torch.linalg.vector_norm(v)).to(dtype=dtype, device=device)
+    x0 = (cfg.x0_radius * v / torch.linalg.vector_norm(v)).to(dtype=dtype, device=device)
+    if cfg.x0 == "near_reference":
+        if x_star is None:
+            raise ValueError("x0=near_reference needs the reference optimum x*")
+        x0 = x0 + x_star
+    return x0
 
 
 def setup(cfg: DictConfig) -> Instance:
@@ -75,11 +81,12 @@ def run(cfg: DictConfig, output_dir: Path, parent_run_id: Optional[str] = None,
     if hasattr(problem, "constants"):
         problem.constants = dict(inst.constants)  # measured at x* (e.g. for ZO-SGD's theory step)
     x_star = torch.as_tensor(inst.x_star, dtype=dtype, device=device)
-    x0 = initial_point(cfg, problem.dim, dtype, device)
+    x0 = initial_point(cfg, problem.dim, dtype, device, x_star)
     solver_params = OmegaConf.to_object(cfg.solver)
     solver = make_solver(solver_params)
+    f_star = inst.f_star if math.isfinite(inst.f_star) else None  # None: reference.method=none
     stop = StopRule(eps=cfg.stop.eps, gtol=cfg.stop.gtol, max_iter=cfg.stop.max_iter,
-                    max_time_s=cfg.stop.max_time_s, f_star=inst.f_star)
+                    max_time_s=cfg.stop.max_time_s, f_star=f_star)
     chash = config_hash(cfg)
     output_dir.mkdir(parents=True, exist_ok=True)
 
@@ -99,8 +106,11 @@ def run(cfg: DictConfig, output_dir: Path, parent_run_id: Optional[str] = None,
         gap0 = {}
 
         def observe(rec) -> None:
-            gap0.setdefault("g", rec.loss - inst.f_star)
-            rel = (rec.loss - inst.f_star) / gap0["g"] if gap0["g"] > 0 else 0.0
+            if f_star is None:
+                rel = math.nan
+            else:
+                gap0.setdefault("g", rec.loss - f_star)
+                rel = (rec.loss - f_star) / gap0["g"] if gap0["g"] > 0 else 0.0
             if logger is not None:
                 logger.metrics({"loss": rec.loss, "grad_norm": rec.grad_norm, "distance": rec.distance,
                                 "relative_gap": rel if math.isfinite(rel) else None}, step=rec.iteration)
@@ -140,7 +150,7 @@ def run(cfg: DictConfig, output_dir: Path, parent_run_id: Optional[str] = None,
             "seed": int(cfg.seed),
             "instance_key": inst.key,
             "instance": inst.constants,
-            "f_star": inst.f_star,
+            "f_star": f_star,
             "oracle_calls": trace.oracle_calls,
             "solver_info": trace.info,
             "diagnostics": measured,

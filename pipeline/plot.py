@@ -216,6 +216,16 @@ def plot(cfg: DictConfig) -> dict:
     return plot_study(cfg) if cfg.get("study") is not None else plot_claims(cfg)
 
 
+def record_columns(df, study) -> list[str]:
+    """Columns of the run table: wall-clock ones (``*_time_s``, also a solver's ``info.*_time_s``)
+    only in a timing study, whose outputs are named *timing* (not byte-stable)."""
+    def wall_clock(c: str) -> bool:
+        return c in ("wall_time_s", "time_per_iteration_s", "job_time_s") or (c.startswith("info.") and c.endswith("_time_s"))
+
+    return [c for c in df.columns if not c.startswith("_") and c != "mlflow_run_id"
+            and (study.timing or not wall_clock(c))]
+
+
 def plot_study(cfg: DictConfig) -> dict:
     study = cfg.study
     paths = study_paths(cfg)
@@ -234,6 +244,8 @@ def plot_study(cfg: DictConfig) -> dict:
     import pandas as pd
 
     df = add_derived(df, study)
+    if study.get("kind") == "trace":
+        return _plot_trace_study(cfg, df, paths)
     for col in (study.x, study.y):
         if col not in df.columns:
             raise ConfigError("study.x" if col == study.x else "study.y", f"column {col!r} not found in the run summaries")
@@ -241,8 +253,7 @@ def plot_study(cfg: DictConfig) -> dict:
     df[study.x] = pd.to_numeric(df[study.x], errors="coerce")
     df[study.y] = df[study.y].astype(float)
     df = df.sort_values([study.group_by, "seed", study.x]).reset_index(drop=True)
-    wall_clock = () if study.timing else ("wall_time_s", "time_per_iteration_s", "job_time_s")
-    keep = [c for c in df.columns if not c.startswith("_") and c not in (*wall_clock, "mlflow_run_id")]
+    keep = record_columns(df, study)
     paths["table"].parent.mkdir(parents=True, exist_ok=True)
     df[keep].to_csv(paths["table"], index=False, float_format="%.6g")
     fits = fit_table(df, study)
@@ -253,6 +264,26 @@ def plot_study(cfg: DictConfig) -> dict:
     print(fmt_md(fits, study.group_by))
     print(f"figure: {paths['figure']}")
     return {"figure": str(paths["figure"]), "fits": fits.to_dict("records")}
+
+
+def _plot_trace_study(cfg: DictConfig, df, paths: dict[str, Path]) -> dict:
+    """A trace study (pipeline/plot_traces.py): run table, per-panel summary and curves."""
+    from pipeline import plot_traces
+
+    study = cfg.study
+    df = df.sort_values([study.group_by, "seed"] + ([study.panel_by] if study.get("panel_by") else [])).reset_index(drop=True)
+    keep = record_columns(df, study)
+    paths["table"].parent.mkdir(parents=True, exist_ok=True)
+    df[keep].to_csv(paths["table"], index=False, float_format="%.6g")
+    table = plot_traces.summary_table(df, study)
+    table.to_csv(paths["fit_csv"], index=False, float_format="%.6g")
+    md = plot_traces.fmt_md(table, study)
+    paths["fit_md"].write_text(f"# {study.title or study.name}\n\n{md}")
+    plot_traces.draw(df, table, study, paths["figure"])
+    _mirror(cfg, paths)
+    print(md)
+    print(f"figure: {paths['figure']}")
+    return {"figure": str(paths["figure"]), "summary": table.to_dict("records")}
 
 
 def _mirror(cfg: DictConfig, paths: dict[str, Path]) -> None:

@@ -356,10 +356,12 @@ FIGURES: dict[str, Callable[[dict, Path], None]] = {"C1.3": c13, "C1.4": c14, "C
 def draw_claims(verdicts: list[dict], figures_dir: Path, suffix: str = "") -> list[Path]:
     """Each claim's figure as ``<claim><suffix>.png`` (suffix ``_timing`` for the wall-clock claims)."""
     from pipeline.plot_claims_e2 import FIGURES as E2  # the claims judged on the zo_* studies
+    from pipeline.plot_claims_p3 import FIGURES as P3  # the P3 lemmas and cost (C3.5–C3.7, C3.11)
+    from pipeline.plot_claims_p3_newton import FIGURES as P3N  # P3's convergence claims (C3.9, C3.10)
 
     out = []
     for v in verdicts:
-        fn = FIGURES.get(v["claim"]) or E2.get(v["claim"])
+        fn = FIGURES.get(v["claim"]) or E2.get(v["claim"]) or P3.get(v["claim"]) or P3N.get(v["claim"])
         if fn is not None:
             path = figures_dir / f"{v['claim']}{suffix}.png"
             fn(v, path)

@@ -44,6 +44,7 @@ def studies(results: Path) -> list[dict]:
         fit = results / spec.name / f"fit{t}.csv"
         fig = results / "figures" / f"{spec.name}{t}.png"
         out.append({"name": spec.name, "paper": spec.paper, "title": spec.get("title", spec.name), "timing": bool(t), "group_by": spec.get("group_by", "solver"),
+                    "kind": spec.get("kind", "scaling"),
                     "claims": list(spec.get("claims", [])), "fit": pd.read_csv(fit) if fit.is_file() else None,
                     "figure": fig if fig.is_file() else None})
     return out
@@ -60,9 +61,12 @@ def summary_rows(verdicts: list[dict], study_list: list[dict]) -> list[dict]:
         if s["fit"] is None:
             continue
         p = papers.setdefault(s["paper"], {"paper": s["paper"], "passed": 0, "failed": 0, "unknown": 0, "laws": ""})
-        judged = s["fit"][s["fit"].verdict.isin(["pass", "fail"])]
-        ok = int((judged.verdict == "pass").sum())
-        text = f"{s['name']}: {ok}/{len(judged)} slopes in band" if len(judged) else f"{s['name']}: no law stated, fits reported"
+        if s["kind"] == "trace":
+            text = f"{s['name']}: convergence curves, summary per start and solver"
+        else:
+            judged = s["fit"][s["fit"].verdict.isin(["pass", "fail"])]
+            ok = int((judged.verdict == "pass").sum())
+            text = f"{s['name']}: {ok}/{len(judged)} slopes in band" if len(judged) else f"{s['name']}: no law stated, fits reported"
         p["laws"] = (p["laws"] + "; " if p["laws"] else "") + text
     return [papers[k] for k in sorted(papers)]
 
@@ -152,8 +156,14 @@ def render_md(verdicts, study_list, profile: str, out_dir: Path, results: Path, 
         if s["fit"] is None:
             lines += ["No results yet.", ""]
             continue
-        lines += [f"![{s['name']}]({figure_rel(s['figure'], out_dir)})", "",
-                  f"| {s['group_by']} | runs | not reached | fitted slope | 95% CI | theory | band | verdict |",
+        lines += [f"![{s['name']}]({figure_rel(s['figure'], out_dir)})", ""]
+        if s["kind"] == "trace":  # the per-panel, per-group summary of pipeline/plot_traces.py
+            cols = list(s["fit"].columns)
+            lines += ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+            lines += ["| " + " | ".join(fmt(v) for v in r) + " |" for r in s["fit"].itertuples(index=False)]
+            lines.append("")
+            continue
+        lines += [f"| {s['group_by']} | runs | not reached | fitted slope | 95% CI | theory | band | verdict |",
                   "|---|---|---|---|---|---|---|---|"]
         for r in s["fit"].itertuples():
             band = f"[{fmt(r.band_low)}, {fmt(r.band_high)}]" if r.band_low == r.band_low else "—"
@@ -216,6 +226,13 @@ def render_html(verdicts, study_list, profile: str, results: Path, timed_claims=
         gallery.append(f"<h3 id='fig-{e(s['name'])}'>{e(s['name'])} — {e(s['title'])}</h3>")
         if s["fit"] is None:
             gallery.append("<p>No results yet.</p>")
+            continue
+        if s["kind"] == "trace":
+            cols = list(s["fit"].columns)
+            body = "".join("<tr>" + "".join(f"<td>{e(fmt(v))}</td>" for v in r) + "</tr>"
+                           for r in s["fit"].itertuples(index=False))
+            gallery.append(f"<div class=gallery><img alt='{e(s['name'])}' src='{_data_uri(s['figure'])}'></div>"
+                           "<table><tr>" + "".join(f"<th>{e(c)}</th>" for c in cols) + f"</tr>{body}</table>")
             continue
         fits = "".join(
             f"<tr><td>{e(str(r.group))}</td><td>{r.runs}</td><td>{r.not_reached}</td><td>{fmt(r.slope, 3)}</td>"

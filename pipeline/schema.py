@@ -115,9 +115,50 @@ class FiniteSumData:
         check_memory(f"{prefix}.m", int(8 * node.m * node.rows * node.d * 3 + 8 * node.m * node.d * node.d * 3))
 
 
+@dataclass
+class AttentionData:
+    """P3 planted instance (theory P3.6): A_i = N(0, 1)/√d (n×d), X_true and Y_true with entries
+    uniform in [-x_scale, x_scale] and [-y_scale, y_scale], B = S(X_true)A3Y_true + noise·N(0, 1);
+    regulariser weights w_{j0,p}² = ``w2`` and ridge ``lam_y`` (theory P3.1)."""
+
+    kind: str = spec("attention", choices=("attention",))
+    n: int = spec(16, ge=2)
+    d: int = spec(3, ge=1)
+    x_scale: float = spec(1.0, ge=0.0)
+    y_scale: float = spec(1.0, ge=0.0)
+    noise: float = spec(0.0, ge=0.0)
+    w2: float = spec(1e-3, ge=0.0)
+    lam_y: float = spec(1e-3, ge=0.0)
+    shared_inputs: bool = False
+    cache: bool = True
+
+    @staticmethod
+    def check(node: DictConfig, prefix: str) -> None:
+        if node.n < node.d:
+            raise ConfigError(f"{prefix}.n", f"must be ≥ {prefix}.d = {node.d} (A_i are n×d of full column rank, "
+                                             f"theory P3.3), got {node.n}")
+        # the n×n×d² intermediates of the x-Hessian and the d²×d² Hessian itself
+        check_memory(f"{prefix}.n", int(8 * (4 * node.n * node.n * node.d ** 2 + 4 * node.d ** 4)))
+
+
+@dataclass
+class AttentionFileData:
+    """A P3 instance from an ``.npz`` file with arrays A1, A2, A3, B (n×d) and optionally w (n×n);
+    without w the weights are w² = ``w2``; the ridge is ``lam_y``."""
+
+    kind: str = spec("attention_file", choices=("attention_file",))
+    path: str = MISSING
+    w2: float = spec(1e-3, ge=0.0)
+    lam_y: float = spec(1e-3, ge=0.0)
+    cache: bool = True
+
+
 # --------------------------------------------------------------------------- problem
 #: The data kinds each problem accepts.
-PROBLEM_DATA = {"softmax_regression": ("synthetic", "file"), "zo_softmax": ("lowrank", "finite_sum")}
+PROBLEM_DATA = {"softmax_regression": ("synthetic", "file"), "zo_softmax": ("lowrank", "finite_sum"),
+                "attention_regression": ("attention", "attention_file")}
+#: Data kinds read from a file (their instance key hashes the file's bytes, not a seed).
+FILE_KINDS = ("file", "attention_file")
 
 
 @dataclass
@@ -148,8 +189,10 @@ class StopConfig:
 
 @dataclass
 class ReferenceConfig:
-    """Reference optimum x* (common.md §5): exact Newton until ‖∇L‖ ≤ gtol."""
+    """Reference optimum x* (common.md §5): exact Newton until ‖∇L‖ ≤ gtol. ``method: none`` skips it
+    (timing studies, where only the cost of an iteration is measured): x* and L* are then unknown."""
 
+    method: str = spec("newton", choices=("newton", "none"))
     gtol: float = spec(1e-12, gt=0.0)
     max_iter: int = spec(200, ge=1)
 
@@ -202,6 +245,18 @@ class VerifyProfile:
     zo_constant_points: int = spec(1000, ge=1)          # C2.5: points per radius
     zo_constant_Rs: List[float] = spec([1.0, 2.0, 4.0])  # C2.5: radii of the balls
     zo_noise_points: int = spec(500, ge=2)              # C2.6: points near x*
+    # P3 checks C3.1–C3.11 (pipeline/claims/p3*.py); full = the sizes of theory P3.6
+    p3_points: int = spec(5, ge=1)                      # C3.1–C3.4, C3.8: random (X, Y) per size
+    p3_bound_restarts: int = spec(20, ge=1)             # C3.5: restarts of the maximisation over f
+    p3_pd_points: int = spec(500, ge=1)                 # C3.6: random (X, Y) in the R-ball
+    p3_lipschitz_points: int = spec(2000, ge=1)         # C3.7: samples per (n, R)
+    p3_lipschitz_ns: List[int] = spec([8, 16, 32])
+    p3_lipschitz_Rs: List[float] = spec([0.5, 1.0, 2.0])
+    p3_newton_starts: int = spec(10, ge=1)              # C3.9: random starts per radius ρ
+    p3_outer_iters: int = spec(60, ge=1)                # C3.10: alternating iterations per start
+    p3_cost_ns: List[int] = spec([64, 128, 256, 512, 1024])  # C3.11: n at d = 8
+    p3_cost_ds: List[int] = spec([4, 6, 8, 12, 16])     # C3.11: d of the d²×d² solve
+    p3_cost_repeats: int = spec(5, ge=1)
 
 
 @dataclass
@@ -248,7 +303,20 @@ class StudyConfig:
     fit_x_min: Optional[float] = spec(None, gt=0.0)
     timing: bool = False
     derived: Dict[str, str] = spec({})  # new columns from pandas expressions over the run table
+    # scaling: one point per run (x, y from the run table) with power-law fits;
+    # trace: one curve per run (x = iteration or time_s, y = relative_gap or grad_norm from its trace),
+    # one panel per value of ``panel_by`` (a run-table column), summarised per panel and group
+    kind: str = spec("scaling", choices=("scaling", "trace"))
+    panel_by: Optional[str] = None
     grid: Dict[str, Dict[str, str]] = spec({})
+
+    @staticmethod
+    def check(node: DictConfig, prefix: str) -> None:
+        if node.kind == "trace":
+            if node.x not in ("iteration", "time_s"):
+                raise ConfigError(f"{prefix}.x", f"a trace study plots against iteration or time_s, got {node.x!r}")
+            if node.y not in ("relative_gap", "grad_norm", "distance"):
+                raise ConfigError(f"{prefix}.y", f"a trace study plots relative_gap, grad_norm or distance, got {node.y!r}")
 
 
 @dataclass
@@ -275,7 +343,7 @@ class LabConfig:
     seed: int = spec(0, ge=0)
     dtype: str = spec("float64", choices=("float64", "float32"))
     device: str = "cpu"
-    x0: str = spec("sphere", choices=("zeros", "sphere"))
+    x0: str = spec("sphere", choices=("zeros", "sphere", "near_reference"))
     x0_radius: float = spec(1.0, ge=0.0)
     progress: bool = True
     threads: Optional[int] = spec(None, ge=1)
@@ -297,6 +365,15 @@ class LabConfig:
         if node.data.kind not in kinds:
             raise ConfigError("data", f"problem {node.problem.name} takes data {' or '.join(kinds)}, got "
                                       f"data={node.data.kind} (choose e.g. data={kinds[0]})")
+        if node.reference.method == "none" and node.x0 == "near_reference":
+            raise ConfigError("x0", "x0=near_reference needs the reference optimum, but reference.method=none")
+        from pipeline.solvers import SOLVERS
+
+        solver = SOLVERS.get(node.solver.name)
+        needs = getattr(solver, "problems", None)
+        if needs is not None and node.problem.name not in needs:
+            raise ConfigError("solver", f"solver {node.solver.name} works on problem {' or '.join(needs)} only, got "
+                                        f"problem={node.problem.name}")
 
 
 def check_memory(key: str, nbytes: int, fraction: float = 0.5) -> None:
@@ -373,6 +450,8 @@ def register_configs() -> None:
     cs.store(group="data", name="file_schema", node=FileData)
     cs.store(group="data", name="lowrank_schema", node=LowRankData)
     cs.store(group="data", name="finite_sum_schema", node=FiniteSumData)
+    cs.store(group="data", name="attention_schema", node=AttentionData)
+    cs.store(group="data", name="attention_file_schema", node=AttentionFileData)
     cs.store(group="problem", name="problem_schema", node=ProblemConfig)
     cs.store(group="tracking", name="tracking_schema", node=TrackingConfig)
     cs.store(group="profile", name="profile_schema", node=ProfileConfig)

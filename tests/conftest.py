@@ -12,6 +12,11 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from hypothesis import settings  # noqa: E402
+
+# the same examples on every run: a property test that fails, fails in CI and here alike
+settings.register_profile("lab", derandomize=True, print_blob=True)
+settings.load_profile("lab")
 
 PROJECT = Path(__file__).resolve().parent.parent
 

@@ -7,6 +7,7 @@ arrays are never loaded (``allow_pickle=False``).
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import zipfile
 from pathlib import Path
@@ -19,29 +20,16 @@ from pipeline.errors import DataError
 REQUIRED = ("A", "b", "w")
 
 
-def load_instance(path: str | os.PathLike, key_prefix: str = "data.path") -> dict[str, np.ndarray]:
-    """Load and validate A, b, w; raise DataError naming the file field at fault."""
+@contextlib.contextmanager
+def open_npz(path: str | os.PathLike, key_prefix: str = "data.path"):
+    """Open an ``.npz`` file without unpickling; every failure to read it becomes a DataError on
+    ``key_prefix`` (a DataError raised inside the block passes through)."""
     p = Path(path)
     if not p.is_file():
         raise DataError(key_prefix, f"file not found: {str(path)!r}")
     try:
         with np.load(p, allow_pickle=False) as z:
-            keys = set(z.files)
-            sparse = "A" not in keys and all(k in keys for k in SPARSE_FIELDS)
-            missing = [k for k in REQUIRED if k not in keys and not (k == "A" and sparse)]
-            if missing:
-                raise DataError(f"{key_prefix}:{missing[0]}", f"missing array {missing[0]!r} in {p.name} (has {sorted(keys)}; needs A, b, w)")
-            arrays = {k: z[k] for k in ("b", "w")}
-            if sparse:
-                for k in SPARSE_FIELDS:
-                    if z[k].dtype.kind not in "fiu":
-                        raise DataError(f"{key_prefix}:{k}", f"must be numeric, got dtype {z[k].dtype}")
-                try:
-                    arrays["A"] = from_fields(z)
-                except ValueError as exc:
-                    raise DataError(f"{key_prefix}:A_indptr", f"inconsistent CSR fields ({exc})") from None
-            else:
-                arrays["A"] = z["A"]
+            yield z
     except DataError:
         raise
     except ValueError as exc:
@@ -50,20 +38,53 @@ def load_instance(path: str | os.PathLike, key_prefix: str = "data.path") -> dic
         raise DataError(key_prefix, f"{p.name} is not a readable npz file ({exc})") from None
     except (zipfile.BadZipFile, OSError, EOFError) as exc:
         raise DataError(key_prefix, f"{p.name} is not an npz file ({type(exc).__name__}: {exc})") from None
-    check_instance(arrays, key_prefix)
-    return {k: (v.astype(np.float64) if is_sparse(v) else np.asarray(v, dtype=np.float64)) for k, v in arrays.items()}
 
 
-def check_instance(arrays: dict[str, np.ndarray], key_prefix: str = "data") -> None:
-    """Shapes, dtypes and finiteness of A, b, w."""
-    for k in REQUIRED:
-        a = arrays[k].data if is_sparse(arrays[k]) else arrays[k]
+def require(z, names: tuple[str, ...], key_prefix: str, path: str | os.PathLike) -> None:
+    """Refuse a file that lacks one of ``names``, naming the first missing field."""
+    keys = set(z.files)
+    missing = [k for k in names if k not in keys]
+    if missing:
+        raise DataError(f"{key_prefix}:{missing[0]}",
+                        f"missing array {missing[0]!r} in {Path(path).name} (has {sorted(keys)}; needs {', '.join(names)})")
+
+
+def check_real_finite(arrays: dict, key_prefix: str) -> None:
+    """Every array real, non-empty and finite (sparse: its stored values)."""
+    for k, v in arrays.items():
+        a = v.data if is_sparse(v) else v
         if a.dtype.kind not in "fiu" or a.dtype == bool:
             raise DataError(f"{key_prefix}:{k}", f"must be a real numeric array, got dtype {a.dtype}")
         if a.size == 0:
             raise DataError(f"{key_prefix}:{k}", "is empty")
         if not np.all(np.isfinite(a)):
             raise DataError(f"{key_prefix}:{k}", f"holds {int(np.sum(~np.isfinite(a)))} NaN/Inf entries")
+
+
+def load_instance(path: str | os.PathLike, key_prefix: str = "data.path") -> dict[str, np.ndarray]:
+    """Load and validate A, b, w; raise DataError naming the file field at fault."""
+    with open_npz(path, key_prefix) as z:
+        keys = set(z.files)
+        sparse = "A" not in keys and all(k in keys for k in SPARSE_FIELDS)
+        require(z, REQUIRED[1:] if sparse else REQUIRED, key_prefix, path)
+        arrays = {k: z[k] for k in ("b", "w")}
+        if sparse:
+            for k in SPARSE_FIELDS:
+                if z[k].dtype.kind not in "fiu":
+                    raise DataError(f"{key_prefix}:{k}", f"must be numeric, got dtype {z[k].dtype}")
+            try:
+                arrays["A"] = from_fields(z)
+            except ValueError as exc:
+                raise DataError(f"{key_prefix}:A_indptr", f"inconsistent CSR fields ({exc})") from None
+        else:
+            arrays["A"] = z["A"]
+    check_instance(arrays, key_prefix)
+    return {k: (v.astype(np.float64) if is_sparse(v) else np.asarray(v, dtype=np.float64)) for k, v in arrays.items()}
+
+
+def check_instance(arrays: dict[str, np.ndarray], key_prefix: str = "data") -> None:
+    """Shapes, dtypes and finiteness of A, b, w."""
+    check_real_finite({k: arrays[k] for k in REQUIRED}, key_prefix)
     A, b, w = arrays["A"], arrays["b"], arrays["w"]
     if A.ndim != 2:
         raise DataError(f"{key_prefix}:A", f"must be 2-D (n×d), got shape {A.shape}")

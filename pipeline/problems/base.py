@@ -76,5 +76,13 @@ class CountingOracle:
         self.calls["forward"] += int(X.shape[1])
         return self.problem.column_losses(X, batch)
 
-    def __getattr__(self, name):  # structured pieces and constants pass through, uncounted
-        return getattr(self.problem, name)
+    def __getattr__(self, name):
+        """The problem's block oracles named in its ``COUNTED`` are counted under their own name;
+        other structured pieces and constants pass through, uncounted."""
+        attr = getattr(self.problem, name)
+        if name in getattr(self.problem, "COUNTED", ()):
+            def counted(*args, **kwargs):
+                self.calls[name] += 1
+                return attr(*args, **kwargs)
+            return counted
+        return attr

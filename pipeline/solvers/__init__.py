@@ -2,8 +2,11 @@
 
 To add a solver: write a module with a ``Params`` dataclass and a class with
 ``run(oracle, x0, stop, observe, x_star) -> Trace``, add it here and add a YAML
-file in conf/solver/. The shared battery in tests/pipeline/solvers runs it.
+file in conf/solver/. The shared battery in tests/pipeline/solvers runs it (on the problems
+named in the class attribute ``problems`` when the method is specific to them).
 """
+from pipeline.solvers.adam import Adam
+from pipeline.solvers.alternating import Alternating
 from pipeline.solvers.approx_newton import ApproxNewton
 from pipeline.solvers.base import Record, Recorder, StopRule, Trace
 from pipeline.solvers.gd import GradientDescent
@@ -14,7 +17,7 @@ from pipeline.solvers.torch_lbfgs import TorchLBFGS
 from pipeline.solvers.zo_sgd import ZOSGD
 
 SOLVERS = {cls.name: cls for cls in (GradientDescent, Newton, ScipyMinimize, ApproxNewton, TorchLBFGS, ZOSGD,
-                                       NevergradSPSA)}
+                                       NevergradSPSA, Adam, Alternating)}
 
 
 def make_solver(params):

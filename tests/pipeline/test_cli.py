@@ -62,6 +62,14 @@ CASES = [
     (["problem=zo_softmax", "data=lowrank", "solver=zo_sgd", "solver.perturbation=uniform"], "solver.perturbation"),
     (["problem=zo_softmax", "data=finite_sum", "solver=zo_sgd", "solver.batch=0"], "solver.batch"),
     (["problem=zo_softmax", "data=finite_sum", "data.m=1000000000"], "data.m"),
+    (["problem=attention_regression"], "data"),
+    (["problem=attention_regression", "data=attention", "data.n=2", "data.d=3"], "data.n"),
+    (["problem=attention_regression", "data=attention", "data.w2=-1"], "data.w2"),
+    (["problem=attention_regression", "data=attention_file", "data.path={tmp}/absent.npz"], "data.path"),
+    (["problem=attention_regression", "data=attention_file", "data.path={text}"], "data.path"),
+    (["solver=alternating"], "solver"),
+    (["problem=attention_regression", "data=attention", "solver=alternating", "solver.hessian=dense"], "solver.hessian"),
+    (["+study=p3_local", "study.y=loss"], "study.y"),
 ]
 
 
@@ -238,3 +246,24 @@ def test_claim_judged_on_a_missing_study_exits_2_naming_it(lab_root, capsys):
     assert main(verify, argv=["profile=ci", "claims=[C2.7]", "tracking=off"], extra_check=select) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: results_dir:") and "zo_rank" in err
+
+
+def test_trace_study_sweep_then_plot(lab_root, store_uri):
+    """P3's local study end to end on a real store: curves per run, one panel per start, a summary per group."""
+    r = run_cli(["pipeline", "-m", "+study=p3_local", "profile=ci", "solver=alternating,gd_armijo", "stop.max_iter=300"],
+                lab_root, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    r = run_cli(["pipeline.plot", "+study=p3_local", "profile=ci"], lab_root)
+    assert r.returncode == 0, r.stderr[-3000:]
+    import pandas as pd
+
+    res = lab_root / "results"
+    table = pd.read_csv(res / "p3_local" / "table.csv")
+    assert len(table) == 4 and set(table["config.x0"]) == {"near_reference", "zeros"}
+    assert not [c for c in table.columns if c.endswith("_time_s")]  # wall clock stays out of the byte-stable table
+    fit = pd.read_csv(res / "p3_local" / "fit.csv").set_index(["panel", "group"])
+    assert fit.loc[("near_reference", "alternating"), "reached_1e-08"] == 1
+    assert fit.loc[("near_reference", "alternating"), "median_decay_r2"] > 0.95  # a straight line: linear rate
+    assert "ended below L*" in (res / "p3_local" / "fit.md").read_text()
+    assert (res / "figures" / "p3_local.png").is_file()
+    assert running_runs(store_uri) == []

@@ -1,0 +1,80 @@
+"""P3 instances (theory P3.1, P3.6): a planted attention regression, or (A1, A2, A3, B) from a file.
+
+Every instance is a dict of arrays for :class:`pipeline.problems.AttentionRegression`:
+``A1``, ``A2``, ``A3`` and ``B`` (n×d), the regulariser weights ``w`` (n×n, w[j0, p] = w_{j0,p}
+of theory P3.1), the ridge ``lam_y`` (a 0-d array) and ``x_true`` (2d²: vec_r(X_true) then
+vec_r(Y_true), NaN when unknown, as for a file).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from pipeline.data.io import check_real_finite, open_npz, require
+from pipeline.errors import DataError
+
+#: Arrays an attention instance file must hold (each n×d, n ≥ d).
+REQUIRED = ("A1", "A2", "A3", "B")
+
+
+def row_softmax(U: np.ndarray) -> np.ndarray:
+    """Stable softmax of every row."""
+    E = np.exp(U - U.max(axis=1, keepdims=True))
+    return E / E.sum(axis=1, keepdims=True)
+
+
+def weights(n: int, w2: float) -> np.ndarray:
+    """The n×n regulariser weights with w_{j0,p}² = w2 for every entry."""
+    return np.full((n, n), np.sqrt(w2))
+
+
+def synthesize_p3(cfg, seed: int) -> dict[str, np.ndarray]:
+    """Planted instance of theory P3.6: A_i = N(0, 1)/√d, X_true and Y_true with entries uniform in
+    [-x_scale, x_scale] and [-y_scale, y_scale], B = S(X_true) A3 Y_true + noise·N(0, 1).
+
+    ``shared_inputs``: self-attention, A1 = A2 = A3 (the layer input, theory P3.1).
+    """
+    rng = np.random.default_rng(seed)
+    n, d = int(cfg.n), int(cfg.d)
+    if cfg.shared_inputs:
+        A1 = rng.standard_normal((n, d)) / np.sqrt(d)
+        A2 = A3 = A1
+    else:
+        A1, A2, A3 = (rng.standard_normal((n, d)) / np.sqrt(d) for _ in range(3))
+    X_true = float(cfg.x_scale) * rng.uniform(-1.0, 1.0, (d, d))
+    Y_true = float(cfg.y_scale) * rng.uniform(-1.0, 1.0, (d, d))
+    B = row_softmax(A1 @ X_true @ A2.T) @ A3 @ Y_true
+    if cfg.noise > 0:
+        B = B + float(cfg.noise) * rng.standard_normal((n, d))
+    return {"A1": A1, "A2": A2.copy(), "A3": A3.copy(), "B": B, "w": weights(n, float(cfg.w2)),
+            "lam_y": np.array(float(cfg.lam_y)), "x_true": np.concatenate([X_true.ravel(), Y_true.ravel()])}
+
+
+def load_attention(cfg, key_prefix: str = "data.path") -> dict[str, np.ndarray]:
+    """Load A1, A2, A3, B (and optionally w, n×n) from ``cfg.path``; the ridge is ``cfg.lam_y`` and,
+    without a ``w`` array, the weights are w² = ``cfg.w2``. Raise DataError naming the field at fault."""
+    with open_npz(cfg.path, key_prefix) as z:
+        require(z, REQUIRED, key_prefix, cfg.path)
+        arrays = {k: z[k] for k in (*REQUIRED, *(("w",) if "w" in z.files else ()))}
+    check_attention(arrays, key_prefix)
+    out = {k: np.asarray(v, dtype=np.float64) for k, v in arrays.items()}
+    n, d = out["A1"].shape
+    out.setdefault("w", weights(n, float(cfg.w2)))
+    out["lam_y"] = np.array(float(cfg.lam_y))
+    out["x_true"] = np.full(2 * d * d, np.nan)
+    return out
+
+
+def check_attention(arrays: dict[str, np.ndarray], key_prefix: str = "data") -> None:
+    """Dtypes, finiteness and shapes: A1, A2, A3, B all n×d with n ≥ d; w (if given) n×n."""
+    check_real_finite(arrays, key_prefix)
+    A1 = arrays["A1"]
+    if A1.ndim != 2:
+        raise DataError(f"{key_prefix}:A1", f"must be 2-D (n×d), got shape {A1.shape}")
+    n, d = A1.shape
+    if n < d:
+        raise DataError(f"{key_prefix}:A1", f"needs n ≥ d (full column rank, theory P3.3), got shape {A1.shape}")
+    for k in REQUIRED[1:]:
+        if arrays[k].shape != (n, d):
+            raise DataError(f"{key_prefix}:{k}", f"must have shape {(n, d)} to match A1, got {arrays[k].shape}")
+    if "w" in arrays and arrays["w"].shape != (n, n):
+        raise DataError(f"{key_prefix}:w", f"must have shape {(n, n)} (w_(j0,p), theory P3.1), got {arrays['w'].shape}")
