@@ -216,6 +216,19 @@ def plot(cfg: DictConfig) -> dict:
     return plot_study(cfg) if cfg.get("study") is not None else plot_claims(cfg)
 
 
+#: Significant digits of the run table; the fits and the figure use the same rounded values.
+TABLE_DIGITS = 6
+
+
+def significant(df, digits: int = TABLE_DIGITS):
+    """Float columns rounded to ``digits`` significant digits, as table.csv stores them: the figure and
+    the fits then depend on the table of record only, not on last-bit differences of a rebuild."""
+    for c in df.columns:
+        if df[c].dtype.kind == "f":
+            df[c] = [float(f"{v:.{digits}g}") if np.isfinite(v) else v for v in df[c].to_numpy()]
+    return df
+
+
 def record_columns(df, study) -> list[str]:
     """Columns of the run table: wall-clock ones (``*_time_s``, also a solver's ``info.*_time_s``)
     only in a timing study, whose outputs are named *timing* (not byte-stable)."""
@@ -252,7 +265,7 @@ def plot_study(cfg: DictConfig) -> dict:
 
     df[study.x] = pd.to_numeric(df[study.x], errors="coerce")
     df[study.y] = df[study.y].astype(float)
-    df = df.sort_values([study.group_by, "seed", study.x]).reset_index(drop=True)
+    df = significant(df.sort_values([study.group_by, "seed", study.x]).reset_index(drop=True))
     keep = record_columns(df, study)
     paths["table"].parent.mkdir(parents=True, exist_ok=True)
     df[keep].to_csv(paths["table"], index=False, float_format="%.6g")
@@ -271,7 +284,8 @@ def _plot_trace_study(cfg: DictConfig, df, paths: dict[str, Path]) -> dict:
     from pipeline import plot_traces
 
     study = cfg.study
-    df = df.sort_values([study.group_by, "seed"] + ([study.panel_by] if study.get("panel_by") else [])).reset_index(drop=True)
+    df = significant(df.sort_values([study.group_by, "seed"] + ([study.panel_by] if study.get("panel_by") else []))
+                     .reset_index(drop=True))
     keep = record_columns(df, study)
     paths["table"].parent.mkdir(parents=True, exist_ok=True)
     df[keep].to_csv(paths["table"], index=False, float_format="%.6g")

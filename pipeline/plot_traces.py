@@ -86,7 +86,8 @@ def draw(df, table, study, path: Path) -> None:
             c = colors[i % len(colors)]
             for k, run in enumerate(g.to_dict("records")):
                 tr = pd.read_parquet(Path(run["_path"]) / "trace.parquet")
-                x, y = tr[study.x].to_numpy(float), tr[study.y].to_numpy(float)
+                # drawn from 6 significant digits, like the run table (pipeline.plot.significant)
+                x, y = (np.array([float(f"{v:.6g}") for v in tr[c].to_numpy(float)]) for c in (study.x, study.y))
                 pos = np.isfinite(y) & (y > 0)
                 label = None
                 if k == 0:
