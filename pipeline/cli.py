@@ -8,6 +8,8 @@ written and no MLflow run is created before that check passes.
 """
 from __future__ import annotations
 
+import functools
+
 import itertools
 import sys
 from pathlib import Path
@@ -137,6 +139,7 @@ def _check_grid(name: str, fixed: list[str], grid: dict[str, list[str]], validat
                     except Exception as exc:  # the same error composition would raise, with its key
                         raise ConfigError(k, f"Error merging override {k}={v}: {_short(exc)}") from None
             validate(cfg)
+            check_tracking_server(cfg)
             if extra_check is not None:
                 extra_check(cfg)
             checked += 1
@@ -166,6 +169,33 @@ def _key_of(exc: BaseException) -> str:
     cause = exc.__cause__ or exc.__context__
     key = getattr(cause, "full_key", None) if cause else None
     return str(key) if key else "config"
+
+
+@functools.lru_cache(maxsize=None)
+def _server_problem(uri: str) -> Optional[str]:
+    """None if an mlflow server answers ``GET <uri>/health`` within a few seconds, else why not."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=5) as r:
+            return None if r.status == 200 else f"GET /health answered HTTP {r.status}"
+    except urllib.error.HTTPError as exc:
+        return f"GET /health answered HTTP {exc.code}"
+    except (OSError, ValueError) as exc:
+        return f"no answer ({getattr(exc, 'reason', exc)})"
+
+
+def check_tracking_server(cfg: DictConfig) -> None:
+    """With ``tracking=server``, refuse to start when no server answers at the URI (once per URI):
+    MLflow's own client would retry for minutes and then fail inside the first job."""
+    t = cfg.get("tracking")
+    if t is None or t.get("backend") != "server":
+        return
+    why = _server_problem(str(t.uri))
+    if why:
+        raise ConfigError("tracking.uri", f"no mlflow server at {t.uri}: {why}; start one (mlflow server "
+                                          "--backend-store-uri ... --host ... --port ...) or choose tracking=sqlite")
 
 
 def check_data_file(cfg: DictConfig) -> None:
