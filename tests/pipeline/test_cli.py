@@ -142,21 +142,27 @@ def test_joblib_sweep_gives_one_parent_and_a_finished_child_per_job(lab_root, st
     r = run_cli(["pipeline", "-m", "solver=gd,newton", "seed=0,1", "data.n=40", "data.d=3", "hydra/launcher=joblib",
                  "hydra.launcher.n_jobs=2", f"hydra.sweep.dir={sweep}"], lab_root, timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
+    assert_one_parent_and_finished_children(store_uri, sweep, jobs=4)
+
+
+def assert_one_parent_and_finished_children(uri: str, sweep: Path, jobs: int) -> None:
+    """A sweep's record in a store: one FINISHED parent, one FINISHED child per job with its loss curve,
+    distinct config hashes, and the children's run ids in the jobs' summary.json files."""
     from mlflow.tracking import MlflowClient
 
-    c = MlflowClient(store_uri)
+    c = MlflowClient(uri)
     exp = c.get_experiment_by_name("softmax-lab")
     runs = c.search_runs([exp.experiment_id], max_results=100)
     parents = [x for x in runs if "mlflow.parentRunId" not in x.data.tags]
     children = [x for x in runs if "mlflow.parentRunId" in x.data.tags]
     assert len(parents) == 1 and parents[0].info.status == "FINISHED"
-    assert len(children) == 4
+    assert len(children) == jobs
     assert {x.data.tags["mlflow.parentRunId"] for x in children} == {parents[0].info.run_id}
     assert all(x.info.status == "FINISHED" and x.data.tags["status"] == "finished" for x in children)
-    assert len({x.data.tags["config_hash"] for x in children}) == 4
+    assert len({x.data.tags["config_hash"] for x in children}) == jobs
     assert all(len(c.get_metric_history(x.info.run_id, "loss")) >= 2 for x in children)
     summaries = sorted(sweep.rglob("summary.json"))
-    assert len(summaries) == 4
+    assert len(summaries) == jobs
     assert {json.loads(p.read_text())["mlflow_run_id"] for p in summaries} == {x.info.run_id for x in children}
 
 

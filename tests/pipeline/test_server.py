@@ -5,7 +5,6 @@ process group, which the fixture ends as a whole.
 """
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.pipeline.test_cli import run_cli
+from tests.pipeline.test_cli import assert_one_parent_and_finished_children, run_cli
 
 
 def free_port() -> int:
@@ -67,19 +66,7 @@ def test_sweep_against_a_server_gives_one_parent_and_a_finished_child_per_job(la
                  "seed=0,1,2", "data.n=40", "data.d=3", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
                  f"hydra.sweep.dir={sweep}"], lab_root, timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
-    from mlflow.tracking import MlflowClient
-
-    c = MlflowClient(mlflow_server)
-    exp = c.get_experiment_by_name("softmax-lab")
-    runs = c.search_runs([exp.experiment_id], max_results=100)
-    parents = [x for x in runs if "mlflow.parentRunId" not in x.data.tags]
-    children = [x for x in runs if "mlflow.parentRunId" in x.data.tags]
-    assert len(parents) == 1 and parents[0].info.status == "FINISHED"
-    assert len(children) == 6 and all(x.info.status == "FINISHED" for x in children)
-    assert {x.data.tags["mlflow.parentRunId"] for x in children} == {parents[0].info.run_id}
-    assert all(len(c.get_metric_history(x.info.run_id, "loss")) >= 2 for x in children)
-    summaries = sorted(sweep.rglob("summary.json"))
-    assert {json.loads(p.read_text())["mlflow_run_id"] for p in summaries} == {x.info.run_id for x in children}
+    assert_one_parent_and_finished_children(mlflow_server, sweep, jobs=6)
     assert not (lab_root / "mlflow.db").exists()  # nothing went to the default SQLite store
 
 
