@@ -24,7 +24,7 @@ class TrackingCallback(Callback):
         close_open_parents(failed=False)
 
 
-def close_open_parents(failed: bool) -> None:
+def close_open_parents(failed: bool, killed: bool = False) -> None:
     while OPEN_PARENTS:
         run_id, uri = OPEN_PARENTS.popitem()
-        tracking.end_parent(uri, run_id, failed=failed)
+        tracking.end_parent(uri, run_id, failed=failed, killed=killed)

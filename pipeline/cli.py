@@ -9,8 +9,8 @@ written and no MLflow run is created before that check passes.
 from __future__ import annotations
 
 import functools
-
 import itertools
+import signal
 import sys
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -239,16 +239,39 @@ def main(task: Callable[[DictConfig], Any], config_name: str = "config", argv: O
     saved = sys.argv
     sys.argv = [saved[0]] + argv
     code = EXIT_OK
+    restore = _interrupt_on_sigterm()
     try:
         _app()
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else EXIT_FAILURE
-    except KeyboardInterrupt:
-        code = 130
+    except KeyboardInterrupt as exc:
+        code = 128 + getattr(exc, "signum", signal.SIGINT)
     finally:
         sys.argv = saved
-        callbacks.close_open_parents(failed=code != EXIT_OK)
+        restore()
+        callbacks.close_open_parents(failed=code != EXIT_OK, killed=code > 128)
     return code
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a scheduler's cancel or preemption), raised like Ctrl-C: open runs end KILLED."""
+
+    signum = signal.SIGTERM
+
+
+def _interrupt_on_sigterm() -> Callable[[], None]:
+    """Turn SIGTERM into :class:`Terminated` while the command runs (main thread, default handler
+    only: a launcher's own handler is left alone); returns the function that restores the old one."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
+        return lambda: None
+
+    def handler(signum, frame):
+        raise Terminated()
+
+    signal.signal(signal.SIGTERM, handler)
+    return lambda: signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def job_task(cfg: DictConfig) -> dict:
@@ -260,10 +283,7 @@ def job_task(cfg: DictConfig) -> dict:
 
     hc = HydraConfig.get()
     parent = tracking.parent_of(hc.sweep.dir) if hc.mode == RunMode.MULTIRUN else None
-    if cfg.get("threads"):
-        import torch
-
-        torch.set_num_threads(int(cfg.threads))
+    job.limit_threads(int(cfg.threads))
     summary = job.run(cfg, Path(hc.runtime.output_dir), parent, list(hc.overrides.task))
     report_job(summary, hc.runtime.output_dir, hc.job.num if hc.mode == RunMode.MULTIRUN else None)
     return summary
@@ -279,6 +299,11 @@ def report_job(summary: dict, output_dir: str, job_num: Optional[int]) -> None:
     color = {"finished": "green", "diverged": "yellow"}.get(summary["status"], "red")
     gap = summary["final_relative_gap"]
     prefix = escape(f"[job {job_num + 1}/{os.environ.get(JOBS_ENV, '?')}] ") if job_num is not None else ""
+    if summary.get("resumed_from"):
+        Console(highlight=False, soft_wrap=True).print(
+            f"{prefix}{summary['solver']}: resumed (config hash {summary['config_hash']} has FINISHED run "
+            f"{summary['resumed_from']}; resume=false reruns it) -> {escape(str(output_dir))}")
+        return
     Console(highlight=False, soft_wrap=True).print(
         f"{prefix}{summary['solver']}: [{color}]{summary['status']}[/{color}] after {summary['iterations']} "
         f"iterations, final gap {gap:.2e}, ‖∇L‖ = {summary['final_grad_norm']:.2e} -> {escape(str(output_dir))}"

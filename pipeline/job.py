@@ -74,6 +74,16 @@ def run(cfg: DictConfig, output_dir: Path, parent_run_id: Optional[str] = None,
         overrides: Optional[list[str]] = None) -> dict:
     """Run one job and return its summary (also written to ``output_dir/summary.json``)."""
     t_start = time.perf_counter()
+    validate(cfg)
+    chash = config_hash(cfg)
+    if cfg.tracking.backend != "off":
+        if parent_run_id is None:  # a single run; a sweep does this once, before its jobs (tracking.start_parent)
+            tracking.ensure_store(cfg.tracking.uri)
+            tracking.reap_orphans(cfg.tracking.uri, cfg.tracking.experiment)
+        if cfg.resume:
+            resumed = resume(cfg, chash, output_dir)
+            if resumed is not None:
+                return resumed
     inst = setup(cfg)
     dtype = getattr(torch, cfg.dtype)
     device = torch.device(cfg.device)
@@ -86,8 +96,8 @@ def run(cfg: DictConfig, output_dir: Path, parent_run_id: Optional[str] = None,
     solver = make_solver(solver_params)
     f_star = inst.f_star if math.isfinite(inst.f_star) else None  # None: reference.method=none
     stop = StopRule(eps=cfg.stop.eps, gtol=cfg.stop.gtol, max_iter=cfg.stop.max_iter,
-                    max_time_s=cfg.stop.max_time_s, f_star=f_star)
-    chash = config_hash(cfg)
+                    max_time_s=cfg.stop.max_time_s, f_star=f_star, blowup=cfg.stop.blowup,
+                    max_step=math.inf if cfg.stop.max_step is None else cfg.stop.max_step)
     output_dir.mkdir(parents=True, exist_ok=True)
 
     logger = None
@@ -173,9 +183,36 @@ def run(cfg: DictConfig, output_dir: Path, parent_run_id: Optional[str] = None,
                             **{f"info_{k}": v for k, v in trace.info.items() if isinstance(v, (int, float))}},
                            step=trace.iterations)
             logger.set_tags({"status": status})
-            logger.artifacts([output_dir / "config.yaml", output_dir / "trace.parquet", output_dir / SUMMARY])
+            logger.artifacts([output_dir / name for name in tracking.RESTORED_FILES])
             logger.end("FINISHED")
     return summary
+
+
+def resume(cfg: DictConfig, chash: str, output_dir: Path) -> Optional[dict]:
+    """Skip a job whose config hash already has a FINISHED run in the store (``resume=true``, the
+    default): its files of record are restored into ``output_dir`` from that run's artifacts and its
+    summary is returned, with ``resumed_from`` = that run's id (not written to the file). None when
+    there is no such run or its files cannot be restored: the job then runs."""
+    t = cfg.tracking
+    prior = tracking.finished_run(t.uri, t.experiment, chash)
+    if prior is None or not tracking.restore_files(t.uri, prior.info.run_id, output_dir):
+        return None
+    import json
+
+    summary = json.loads((output_dir / SUMMARY).read_text())
+    return summary | {"resumed_from": prior.info.run_id}
+
+
+def limit_threads(n: int) -> None:
+    """Run this process's torch and BLAS (numpy, scipy) compute on ``n`` threads (config key ``threads``).
+
+    Reductions split across threads add in another order, so the thread count is part of what makes a
+    solution bitwise reproducible: with the same ``threads`` a job gives the same bits whichever
+    launcher (basic, joblib, submitit, Ray) runs it."""
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(n)
+    threadpool_limits(n)
 
 
 def run_label(solver: str, seed: int, overrides: Optional[list[str]]) -> str:

@@ -171,14 +171,18 @@ class ProblemConfig:
 @dataclass
 class StopConfig:
     """When a solver stops: at relative loss gap (L - L*)/(L(x0) - L*) ≤ eps (if eps is set),
-    at ‖∇L‖ ≤ gtol, or at max_iter / max_time_s. Iterations to each ε of eps_grid are
-    read off the trace whatever the stop."""
+    at ‖∇L‖ ≤ gtol, at max_iter / max_time_s, or on divergence. Iterations to each ε of eps_grid
+    are read off the trace whatever the stop."""
 
     eps: Optional[float] = spec(None, gt=0.0, lt=1.0)
     gtol: float = spec(1e-10, ge=0.0)
     max_iter: int = spec(100_000, ge=1)
     max_time_s: float = spec(600.0, gt=0.0)
     eps_grid: List[float] = spec([1e-2, 1e-4, 1e-6, 1e-8])
+    #: divergence (status ``diverged``): a non-finite loss or gradient, L > blowup·(|L(x0)| + 1),
+    #: or one step ‖x_{k+1} − x_k‖ > max_step (null: no step limit)
+    blowup: float = spec(1e8, gt=1.0)
+    max_step: Optional[float] = spec(1e6, gt=0.0)
 
     @staticmethod
     def check(node: DictConfig, prefix: str) -> None:
@@ -202,7 +206,9 @@ class TrackingConfig:
     backend: str = spec("sqlite", choices=("sqlite", "server", "off"))
     uri: str = "sqlite:///${lab.root:}/mlflow.db"
     experiment: str = "softmax-lab"
-    artifact_root: str = "${lab.root:}/mlartifacts"
+    #: where a new experiment keeps its artifacts: a folder, or a URI (s3://..., file:///...); None with a
+    #: tracking server: the server's own artifact store (``mlflow server --artifacts-destination``).
+    artifact_root: Optional[str] = "${lab.root:}/mlartifacts"
     curve_points: int = spec(200, ge=2)
 
     @staticmethod
@@ -346,7 +352,11 @@ class LabConfig:
     x0: str = spec("sphere", choices=("zeros", "sphere", "near_reference"))
     x0_radius: float = spec(1.0, ge=0.0)
     progress: bool = True
-    threads: Optional[int] = spec(None, ge=1)
+    #: torch and BLAS threads of each job (pipeline.job.limit_threads); one per worker by default, so that
+    #: parallel workers do not oversubscribe the cores and results do not depend on the launcher.
+    threads: int = spec(1, ge=1)
+    #: skip a job whose config hash already has a FINISHED run in the store; false reruns it.
+    resume: bool = True
     claims: List[str] = spec([])
     results_dir: str = "${lab.root:}/results"
     reports_dir: str = "${lab.root:}/reports"
@@ -433,6 +443,10 @@ def validate(cfg: DictConfig) -> None:
     """Check ranges, choices and cross-field rules of a composed config; raise ConfigError."""
     from omegaconf.errors import OmegaConfBaseException
 
+    known = {f.name for f in fields(LabConfig)} | {"hydra"}
+    unknown = sorted(k for k in cfg.keys() if k not in known)
+    if unknown:  # added with +key=value, which composition accepts: it would be silently ignored
+        raise ConfigError(str(unknown[0]), f"unknown key; the config has {', '.join(sorted(known - {'hydra'}))}")
     try:
         _validate_node(cfg, "")
     except OmegaConfBaseException as exc:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import functools
 import json
+import os
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -33,15 +35,19 @@ def ensure_store(uri: str) -> None:
     _client(uri).search_experiments(max_results=1)
 
 
-def experiment_id(client, name: str, artifact_root: str) -> str:
-    """The id of experiment ``name``, created with an absolute artifact location if new."""
+def experiment_id(client, name: str, artifact_root: Optional[str]) -> str:
+    """The id of experiment ``name``, created if new: with an absolute artifact location under
+    ``artifact_root``, or, when that is None (a tracking server), in the server's artifact store."""
     from mlflow.exceptions import MlflowException
 
     exp = client.get_experiment_by_name(name)
     if exp is not None:
         return exp.experiment_id
     try:
-        location = Path(artifact_root).joinpath(name).resolve().as_uri()
+        if artifact_root is None:
+            return client.create_experiment(name)
+        location = (f"{artifact_root.rstrip('/')}/{name}" if "://" in artifact_root
+                    else Path(artifact_root).joinpath(name).resolve().as_uri())
         return client.create_experiment(name, artifact_location=location)
     except MlflowException:  # created concurrently by another worker
         return client.get_experiment_by_name(name).experiment_id
@@ -96,7 +102,7 @@ class RunLogger:
                  tags: dict[str, str], parent_run_id: Optional[str] = None):
         self.client = _client(uri)
         self.experiment_id = experiment_id(self.client, experiment, artifact_root)
-        tags = dict(tags, status="running")
+        tags = dict(tags, status="running", **process_tags())
         if parent_run_id:
             tags["mlflow.parentRunId"] = parent_run_id
         self.run = self.client.create_run(self.experiment_id, run_name=run_name, tags=tags)
@@ -109,12 +115,13 @@ class RunLogger:
 
     def __exit__(self, exc_type, exc, tb):
         if exc_type is not None and not self._closed:
+            killed = issubclass(exc_type, KeyboardInterrupt)  # Ctrl-C, or SIGTERM (pipeline.cli)
             try:
                 self.flush()
-                self.client.set_tag(self.run_id, "status", "failed")
+                self.client.set_tag(self.run_id, "status", "killed" if killed else "failed")
                 self.client.set_tag(self.run_id, "error", f"{exc_type.__name__}: {exc}"[:5000])
             finally:
-                self.end("FAILED")
+                self.end("KILLED" if killed else "FAILED")
         return False
 
     def log_params(self, params: dict[str, Any]) -> None:
@@ -159,11 +166,15 @@ class RunLogger:
 
 
 def start_parent(cfg: DictConfig, sweep_dir: str, root: str) -> Optional[str]:
-    """Create the parent run of a multirun and record its id in the sweep folder."""
+    """Create the parent run of a multirun and record its id in the sweep folder.
+
+    Runs that an earlier, killed sweep left RUNNING are marked KILLED first (:func:`reap_orphans`).
+    """
     t = cfg.tracking
     if t.backend == "off":
         return None
     ensure_store(t.uri)
+    reap_orphans(t.uri, t.experiment)
     study = cfg.get("study")
     name = f"{study.name} sweep" if study else "sweep"
     tags = dict(base_tags(cfg, root), kind="sweep", sweep_dir=str(sweep_dir))
@@ -174,8 +185,9 @@ def start_parent(cfg: DictConfig, sweep_dir: str, root: str) -> Optional[str]:
     return logger.run_id
 
 
-def end_parent(uri: str, run_id: str, failed: bool = False) -> None:
-    """Close a parent run: FINISHED, or FAILED when a child failed or the sweep broke off."""
+def end_parent(uri: str, run_id: str, failed: bool = False, killed: bool = False) -> None:
+    """Close a parent run: FINISHED; FAILED when a child failed or the sweep broke off; KILLED when
+    the sweep was interrupted (Ctrl-C, SIGTERM)."""
     client = _client(uri)
     run = client.get_run(run_id)
     if run.info.status != "RUNNING":
@@ -183,10 +195,11 @@ def end_parent(uri: str, run_id: str, failed: bool = False) -> None:
     children = client.search_runs([run.info.experiment_id], f"tags.mlflow.parentRunId = '{run_id}'",
                                   max_results=50000)
     statuses = [c.data.tags.get("status", "") for c in children]
-    failed = failed or any(s in ("failed", "running") for s in statuses)
-    client.set_tag(run_id, "status", "failed" if failed else "finished")
+    failed = failed or any(s in ("failed", "running", "killed") for s in statuses)
+    status = "killed" if killed else "failed" if failed else "finished"
+    client.set_tag(run_id, "status", status)
     client.log_metric(run_id, "children", len(children))
-    client.set_terminated(run_id, "FAILED" if failed else "FINISHED")
+    client.set_terminated(run_id, status.upper())
 
 
 def parent_of(sweep_dir: str) -> Optional[str]:
@@ -198,3 +211,96 @@ def config_params(cfg: DictConfig) -> dict[str, str]:
     c = OmegaConf.to_container(cfg, resolve=True)
     c.pop("hydra", None)
     return flatten(c)
+
+
+# --------------------------------------------------------------------------- resume and orphans
+#: Files of record restored from a FINISHED run when a job is resumed (all are logged as artifacts).
+RESTORED_FILES = ("summary.json", "solution.npz", "trace.parquet", "config.yaml")
+
+
+def _start_token(pid: int) -> Optional[str]:
+    """The start time of process ``pid`` (clock ticks after boot, /proc/PID/stat field 22), so that a
+    reused pid is not taken for the process that logged a run; None if no such process. Without /proc:
+    "" for a live pid."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[19]
+    except FileNotFoundError:
+        if Path("/proc/self/stat").exists():
+            return None
+    except (OSError, IndexError):
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except OSError:
+        pass
+    return ""
+
+
+def process_tags() -> dict[str, str]:
+    """Tags naming the process that writes a run: host, pid and the pid's start time."""
+    pid = os.getpid()
+    return {"host": socket.gethostname(), "pid": str(pid), "pid_start": _start_token(pid) or ""}
+
+
+def _orphaned(tags: dict[str, str], host: str) -> bool:
+    if tags.get("host") != host or not tags.get("pid", "").isdigit():
+        return False  # another host's process (a cluster node): it cannot be checked from here
+    token = _start_token(int(tags["pid"]))
+    return token is None or (bool(tags.get("pid_start")) and bool(token) and token != tags["pid_start"])
+
+
+def reap_orphans(uri: str, experiment: str) -> list[str]:
+    """Mark KILLED (tag status=killed) every run of ``experiment`` left RUNNING by a process of this
+    host that no longer exists (a sweep or job killed by SIGKILL, the OOM killer or a reboot).
+
+    Runs of live processes are left alone, so concurrent sweeps are safe; runs written from other
+    hosts are left alone too, since their processes cannot be seen from here.
+    """
+    client = _client(uri)
+    exp = client.get_experiment_by_name(experiment)
+    if exp is None:
+        return []
+    host = socket.gethostname()
+    killed = []
+    for run in client.search_runs([exp.experiment_id], "attributes.status = 'RUNNING'", max_results=50000):
+        tags = run.data.tags
+        if not _orphaned(tags, host):
+            continue
+        client.set_tag(run.info.run_id, "status", "killed")
+        client.set_tag(run.info.run_id, "error", f"process {tags['pid']} on {host} ended without closing the run")
+        client.set_terminated(run.info.run_id, "KILLED")
+        killed.append(run.info.run_id)
+    return killed
+
+
+def finished_run(uri: str, experiment: str, chash: str):
+    """The latest FINISHED run of ``experiment`` with tag ``config_hash = chash``, or None."""
+    client = _client(uri)
+    exp = client.get_experiment_by_name(experiment)
+    if exp is None:
+        return None
+    runs = client.search_runs([exp.experiment_id], f"tags.config_hash = '{chash}' and attributes.status = 'FINISHED'",
+                              max_results=1, order_by=["attributes.start_time DESC"])
+    return runs[0] if runs else None
+
+
+def restore_files(uri: str, run_id: str, output_dir: Path) -> bool:
+    """Copy a run's files of record (:data:`RESTORED_FILES`) from its artifacts into ``output_dir``;
+    False (and nothing written) when one of them is missing."""
+    import shutil
+    import tempfile
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # one line per job, no bars
+    client = _client(uri)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=output_dir) as tmp:
+        try:
+            got = [Path(client.download_artifacts(run_id, name, tmp)) for name in RESTORED_FILES]
+        except Exception:  # noqa: BLE001 - any store error means: cannot restore, run the job again
+            return False
+        for path in got:
+            shutil.move(str(path), output_dir / path.name)
+    return True

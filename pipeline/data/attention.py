@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline.data.io import check_real_finite, open_npz, require
+from pipeline.data.io import SOLUTIONS, check_real_finite, open_npz, require
 from pipeline.errors import DataError
 
 #: Arrays an attention instance file must hold (each n×d, n ≥ d).
@@ -53,7 +53,7 @@ def load_attention(cfg, key_prefix: str = "data.path") -> dict[str, np.ndarray]:
     """Load A1, A2, A3, B (and optionally w, n×n) from ``cfg.path``; the ridge is ``cfg.lam_y`` and,
     without a ``w`` array, the weights are w² = ``cfg.w2``. Raise DataError naming the field at fault."""
     with open_npz(cfg.path, key_prefix) as z:
-        require(z, REQUIRED, key_prefix, cfg.path)
+        require(z, REQUIRED, key_prefix, cfg.path, optional=("w", *SOLUTIONS))
         arrays = {k: z[k] for k in (*REQUIRED, *(("w",) if "w" in z.files else ()))}
     check_attention(arrays, key_prefix)
     out = {k: np.asarray(v, dtype=np.float64) for k, v in arrays.items()}

@@ -2,8 +2,10 @@
 
 An instance file holds float arrays ``A`` (n×d, n ≥ d ≥ 1), ``b`` (n) and ``w``
 (n), all finite; a sparse A may instead be given by its CSR fields ``A_data``,
-``A_indices``, ``A_indptr`` and ``A_shape``. Extra arrays are ignored; object
-arrays are never loaded (``allow_pickle=False``).
+``A_indices``, ``A_indptr`` and ``A_shape``. It may also hold the solution ``x_star``
+(or ``x_true``) that ``python -m pipeline.synthesize`` writes; any other array is refused, since
+a misspelt field would otherwise be silently ignored. Object arrays are never loaded
+(``allow_pickle=False``).
 """
 from __future__ import annotations
 
@@ -18,6 +20,8 @@ from pipeline.data.matrix import SPARSE_FIELDS, from_fields, is_sparse
 from pipeline.errors import DataError
 
 REQUIRED = ("A", "b", "w")
+#: arrays an instance file may hold besides its fields: the solution written with it
+SOLUTIONS = ("x_star", "x_true")
 
 
 @contextlib.contextmanager
@@ -40,13 +44,19 @@ def open_npz(path: str | os.PathLike, key_prefix: str = "data.path"):
         raise DataError(key_prefix, f"{p.name} is not an npz file ({type(exc).__name__}: {exc})") from None
 
 
-def require(z, names: tuple[str, ...], key_prefix: str, path: str | os.PathLike) -> None:
-    """Refuse a file that lacks one of ``names``, naming the first missing field."""
+def require(z, names: tuple[str, ...], key_prefix: str, path: str | os.PathLike,
+            optional: tuple[str, ...] = ()) -> None:
+    """Refuse a file that lacks one of ``names`` or holds an array that is neither in ``names`` nor
+    in ``optional``, naming the first such field."""
     keys = set(z.files)
     missing = [k for k in names if k not in keys]
     if missing:
         raise DataError(f"{key_prefix}:{missing[0]}",
                         f"missing array {missing[0]!r} in {Path(path).name} (has {sorted(keys)}; needs {', '.join(names)})")
+    extra = sorted(keys - set(names) - set(optional))
+    if extra:
+        allowed = ", ".join((*names, *optional))
+        raise DataError(f"{key_prefix}:{extra[0]}", f"unknown array {extra[0]!r} in {Path(path).name} (allowed: {allowed})")
 
 
 def check_real_finite(arrays: dict, key_prefix: str) -> None:
@@ -66,7 +76,10 @@ def load_instance(path: str | os.PathLike, key_prefix: str = "data.path") -> dic
     with open_npz(path, key_prefix) as z:
         keys = set(z.files)
         sparse = "A" not in keys and all(k in keys for k in SPARSE_FIELDS)
-        require(z, REQUIRED[1:] if sparse else REQUIRED, key_prefix, path)
+        if sparse:
+            require(z, (*REQUIRED[1:], *SPARSE_FIELDS), key_prefix, path, SOLUTIONS)
+        else:
+            require(z, REQUIRED, key_prefix, path, SOLUTIONS)
         arrays = {k: z[k] for k in ("b", "w")}
         if sparse:
             for k in SPARSE_FIELDS:

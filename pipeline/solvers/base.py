@@ -25,7 +25,9 @@ STOPPED = "stopped"  # ended by the method's own criterion before the stop rule 
 
 @dataclass
 class StopRule:
-    """Stop when (L - L*)/(L0 - L*) ≤ eps (if eps and L* are known), ‖∇L‖ ≤ gtol, or at max_iter / max_time_s."""
+    """Stop when (L - L*)/(L0 - L*) ≤ eps (if eps and L* are known), ‖∇L‖ ≤ gtol, or at max_iter / max_time_s;
+    end as diverged on a non-finite loss or gradient, a loss above blowup·(|L0| + 1), or a step
+    ‖x_{k+1} − x_k‖ above max_step."""
 
     eps: Optional[float] = 1e-8
     gtol: float = 0.0
@@ -33,6 +35,7 @@ class StopRule:
     max_time_s: float = math.inf
     f_star: Optional[float] = None
     blowup: float = 1e8
+    max_step: float = math.inf
 
 
 @dataclass
@@ -157,6 +160,7 @@ class Recorder:
         self._excluded = 0.0
         self._gap0: Optional[float] = None
         self._loss0: Optional[float] = None
+        self._x_prev: Optional[Tensor] = None
 
     def elapsed(self) -> float:
         return time.perf_counter() - self._t0 - self._excluded
@@ -179,7 +183,7 @@ class Recorder:
         dist = float(torch.linalg.vector_norm(x - self.x_star)) if self.x_star is not None else math.nan
         rec = Record(iteration, loss, gnorm, elapsed, dist)
         self.trace.append(rec)
-        stop = self._decide(rec)
+        stop = self._decide(rec) or self._too_far(x, iteration)
         if self.observe is not None and (iteration in self.schedule or stop):
             if self.observe(rec):
                 stop = True
@@ -188,6 +192,20 @@ class Recorder:
             self.trace.x = x.detach().clone()
         self._excluded += time.perf_counter() - t_in
         return stop
+
+    def _too_far(self, x: Tensor, iteration: int) -> bool:
+        """A step longer than ``stop.max_step`` ends the run as diverged."""
+        if not math.isfinite(self.stop.max_step):
+            return False
+        prev, self._x_prev = self._x_prev, x.detach().clone()
+        if prev is None:
+            return False
+        step = float(torch.linalg.vector_norm(x.detach() - prev))
+        if step > self.stop.max_step:
+            self.trace.status = DIVERGED
+            self.trace.message = f"step of norm {step:.3e} > stop.max_step = {self.stop.max_step:g} at iteration {iteration}"
+            return True
+        return False
 
     def _decide(self, rec: Record) -> bool:
         tr, st = self.trace, self.stop

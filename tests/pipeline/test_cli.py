@@ -37,15 +37,49 @@ def bad_file(tmp: Path, kind: str) -> Path:
         np.savez(p, A=A, b=b[:4], w=w)
     elif kind == "nan":
         np.savez(p, A=A, b=np.r_[np.nan, b[1:]], w=w)
+    elif kind == "extra":
+        np.savez(p, A=A, b=b, w=w, weights=w)
+    elif kind == "empty":
+        p.write_bytes(b"")
+    elif kind == "dtype":
+        np.savez(p, A=A.astype(str), b=b, w=w)
+    elif kind == "pickled":
+        np.savez(p, A=np.array([{"x": 1}] * 5, dtype=object), b=b, w=w)
     return p
 
 
+FILE_KINDS = ("text", "nokey", "shape", "nan", "extra", "empty", "dtype", "pickled")
+
+
+#: bad input, by kind: (command-line overrides, the key or field the error must name)
 CASES = [
+    # wrong types
+    (["data.n=abc"], "data.n"),
+    (["seed=abc"], "seed"),
+    (["resume=maybe"], "resume"),
+    (["stop.eps_grid=oops"], "stop.eps_grid"),
+    # out-of-range values
     (["data.n=0"], "data.n"),
+    (["threads=0"], "threads"),
+    (["stop.max_step=-1"], "stop.max_step"),
+    (["x0_radius=-1"], "x0_radius"),
+    # unknown keys and options
+    (["+nonsense=1"], "nonsense"),
+    (["stop.nonsense=1"], "stop.nonsense"),
+    (["tracking=nope"], "tracking"),
+    (["hydra/launcher=nope"], "hydra.launcher"),
+    (["dtype=float16"], "dtype"),
+    # sizes whose memory estimate exceeds the machine: refused before anything is allocated
+    (["data.n=1000000000"], "data.n"),
+    (["problem=attention_regression", "data=attention", "data.n=200000", "data.d=8"], "data.n"),
+    # data files: wrong or extra fields, dtype, shape, NaN/Inf, empty, not an npz, pickled objects
+    (["data=file", "data.path={extra}"], "data.path:weights"),
+    (["data=file", "data.path={empty}"], "data.path"),
+    (["data=file", "data.path={dtype}"], "data.path:A"),
+    (["data=file", "data.path={pickled}"], "data.path"),
     (["data.kappa=0.5"], "data.kappa"),
     (["data.rank=11"], "data.rank"),
     (["stop.eps=-1"], "stop.eps"),
-    (["data.n=abc"], "data.n"),
     (["solver=nope"], "solver"),
     (["problem=nope"], "problem"),
     (["data.nonsense=1"], "data.nonsense"),
@@ -75,14 +109,15 @@ CASES = [
 
 @pytest.mark.parametrize("argv,key", CASES, ids=[" ".join(a) for a, _ in CASES])
 def test_bad_input_exits_2_naming_the_key(lab_root, store_uri, capsys, argv, key):
-    subs = {k: bad_file(lab_root, k) for k in ("text", "nokey", "shape", "nan")} | {"tmp": lab_root}
+    subs = {k: bad_file(lab_root, k) for k in FILE_KINDS} | {"tmp": lab_root}
     argv = [a.format(**subs) for a in argv] + [f"hydra.run.dir={lab_root}/run"]
     assert main(job_task, argv=argv) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"error: {key}:"), err
     assert "Traceback" not in err
-    assert not (lab_root / "run").exists()
-    assert running_runs(store_uri) == []
+    # nothing half-written: no output folder, no instance cache, no MLflow store or run
+    assert not (lab_root / "run").exists() and not (lab_root / ".cache").exists()
+    assert not Path(store_uri[len("sqlite:///"):]).exists()
 
 
 def run_cli(args: list[str], env_root: Path, timeout: float = 120) -> subprocess.CompletedProcess:

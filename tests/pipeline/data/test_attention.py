@@ -57,6 +57,8 @@ CASES = {
     "n < d": (lambda p: np.savez(p / "nd.npz", **{k: np.ones((2, 3)) for k in GOOD}) or p / "nd.npz", "data.path:A1"),
     "NaN in B": (lambda p: np.savez(p / "n.npz", **(GOOD | {"B": np.full((6, 2), np.nan)})) or p / "n.npz", "data.path:B"),
     "w not n×n": (lambda p: np.savez(p / "w.npz", **GOOD, w=np.ones(6)) or p / "w.npz", "data.path:w"),
+    "extra key": (lambda p: np.savez(p / "x.npz", **GOOD, Y=np.ones((2, 2))) or p / "x.npz", "data.path:Y"),
+    "empty A3": (lambda p: np.savez(p / "e.npz", **(GOOD | {"A3": np.ones((0, 2))})) or p / "e.npz", "data.path:A3"),
     "pickled": (lambda p: np.savez(p / "o.npz", **(GOOD | {"A1": np.array([{}] * 6, dtype=object)})) or p / "o.npz",
                 "data.path"),
 }

@@ -22,7 +22,7 @@ GOOD = dict(A=np.ones((6, 2)) * np.arange(1, 7)[:, None] ** [0, 1], b=np.full(6,
 
 
 def test_round_trip(tmp_path):
-    save_instance(tmp_path / "x.npz", **GOOD, extra=np.zeros(3))
+    save_instance(tmp_path / "x.npz", **GOOD, x_star=np.zeros(2))  # the solution synthesize writes along
     arr = load_instance(tmp_path / "x.npz")
     assert set(arr) == {"A", "b", "w"}
     np.testing.assert_array_equal(arr["A"], GOOD["A"])
@@ -40,6 +40,8 @@ CASES = {
     "Inf in w": (lambda p: write(p / "i.npz", A=GOOD["A"], b=GOOD["b"], w=np.r_[np.inf, np.ones(5)]), "data.path:w"),
     "empty": (lambda p: write(p / "e.npz", A=np.ones((0, 2)), b=np.ones(0), w=np.ones(0)), "data.path:A"),
     "strings": (lambda p: write(p / "str.npz", A=GOOD["A"], b=np.array(["a"] * 6), w=GOOD["w"]), "data.path:b"),
+    "extra key": (lambda p: write(p / "x.npz", **GOOD, weights=GOOD["w"]), "data.path:weights"),
+    "zero bytes": (lambda p: text(p / "z.npz", ""), "data.path"),
     "pickled objects": (lambda p: write(p / "o.npz", A=np.array([{"x": 1}] * 6, dtype=object), b=GOOD["b"], w=GOOD["w"]),
                         "data.path"),
 }

@@ -119,6 +119,17 @@ def test_too_large_a_step_is_reported_as_divergence(problem):
     assert "blew up" in tr.message or "non-finite" in tr.message
 
 
+@pytest.mark.parametrize("name", ["gd", "gd_armijo", "torch_lbfgs"])
+def test_a_step_longer_than_max_step_ends_the_run_as_diverged(name):
+    """stop.max_step catches a runaway step before the loss shows it: every solver's first step is
+    longer than 1e-9 here, and none is longer than 1e6 (the default)."""
+    prob, _, f_star, x0 = battery_problem(name)
+    tight = solver_from_config(name).run(CountingOracle(prob), x0, StopRule(f_star=f_star, max_step=1e-9))
+    assert tight.status == DIVERGED and "stop.max_step" in tight.message and tight.iterations <= 2
+    loose = solver_from_config(name).run(CountingOracle(prob), x0, StopRule(f_star=f_star, max_step=1e6))
+    assert loose.status == FINISHED
+
+
 def test_log_schedule_is_log_spaced_and_complete_for_short_runs():
     assert log_schedule(10) == set(range(11))
     s = sorted(log_schedule(100_000, 50))
