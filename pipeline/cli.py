@@ -227,6 +227,7 @@ def main(task: Callable[[DictConfig], Any], config_name: str = "config", argv: O
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     os.environ[JOBS_ENV] = str(jobs)  # read by the jobs to show the sweep's progress
+    argv = argv + _worker_env(argv, jobs)
 
     @hydra.main(config_path=str(CONF_DIR), config_name=config_name, version_base="1.3")
     def _app(cfg: DictConfig) -> Any:
@@ -272,6 +273,20 @@ def _interrupt_on_sigterm() -> Callable[[], None]:
 
     signal.signal(signal.SIGTERM, handler)
     return lambda: signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _worker_env(argv: list[str], jobs: int) -> list[str]:
+    """For a sweep, Hydra settings that set the sweep's job count and project root in each job's
+    environment: a launcher's workers (a Ray cluster, a SLURM node) do not inherit this process's."""
+    import os
+
+    if not _hydra_args(argv).multirun:
+        return []
+    env = {JOBS_ENV: str(jobs)}
+    if os.environ.get("SOFTMAX_LAB_ROOT"):
+        env["SOFTMAX_LAB_ROOT"] = os.environ["SOFTMAX_LAB_ROOT"]
+    quoted = {k: "'" + v.replace("\\", "\\\\").replace("'", "\\'") + "'" for k, v in env.items()}  # a path may hold , = or spaces
+    return [f"++hydra.job.env_set.{k}={v}" for k, v in quoted.items()]
 
 
 def job_task(cfg: DictConfig) -> dict:

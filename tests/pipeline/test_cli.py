@@ -172,14 +172,6 @@ def test_a_crashing_solver_leaves_a_failed_run_not_a_running_one(lab_root, store
     assert not (lab_root / "crash" / "summary.json").exists()
 
 
-def test_joblib_sweep_gives_one_parent_and_a_finished_child_per_job(lab_root, store_uri):
-    sweep = lab_root / "sweep"
-    r = run_cli(["pipeline", "-m", "solver=gd,newton", "seed=0,1", "data.n=40", "data.d=3", "hydra/launcher=joblib",
-                 "hydra.launcher.n_jobs=2", f"hydra.sweep.dir={sweep}"], lab_root, timeout=300)
-    assert r.returncode == 0, r.stderr[-3000:]
-    assert_one_parent_and_finished_children(store_uri, sweep, jobs=4)
-
-
 def assert_one_parent_and_finished_children(uri: str, sweep: Path, jobs: int) -> None:
     """A sweep's record in a store: one FINISHED parent, one FINISHED child per job with its loss curve,
     distinct config hashes, and the children's run ids in the jobs' summary.json files."""
