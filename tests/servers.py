@@ -85,17 +85,23 @@ def process_group(argv: Sequence[str], log: Path, ready: Callable[[], bool], *, 
         proc = subprocess.Popen(list(argv), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 env=env, cwd=cwd, start_new_session=True)
     try:
-        t_end = time.monotonic() + deadline_s
-        while not ready():
-            if proc.poll() is not None:
-                raise ServiceError(f"{name} exited with status {proc.returncode} before it was ready; "
-                                   f"log {log}:\n{log_tail(log)}")
-            if time.monotonic() > t_end:
-                raise ServiceError(f"{name} not ready after {deadline_s:.0f} s; log {log}:\n{log_tail(log)}")
-            time.sleep(0.25)
+        wait_until(ready, proc, log, name=name, deadline_s=deadline_s)
         yield proc
     finally:
         stop_group(proc, stop_signal, stop_s)
+
+
+def wait_until(ready: Callable[[], bool], proc: subprocess.Popen, log: Path, *, name: str, deadline_s: float,
+               interval: float = 0.25, error: type[Exception] = ServiceError) -> None:
+    """Poll ``ready()`` until it holds; raise ``error`` (with the log's tail) if ``proc`` exits first or
+    ``deadline_s`` passes."""
+    t_end = time.monotonic() + deadline_s
+    while not ready():
+        if proc.poll() is not None:
+            raise error(f"{name} exited with status {proc.returncode} before it was ready; log {log}:\n{log_tail(log)}")
+        if time.monotonic() > t_end:
+            raise error(f"{name} not ready after {deadline_s:.0f} s; log {log}:\n{log_tail(log)}")
+        time.sleep(interval)
 
 
 # --- MLflow ------------------------------------------------------------------------------------------
@@ -121,7 +127,7 @@ def mlflow_server(workdir: Path, backend_uri: str, *, deadline_s: float = MLFLOW
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     uri = f"http://127.0.0.1:{port}"
-    env = dict(os.environ, MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false")
+    env = dict(os.environ, MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false", MLFLOW_DISABLE_TELEMETRY="true")
     env.pop("MLFLOW_TRACKING_URI", None)
     argv = [str(Path(sys.executable).with_name("mlflow")), "server", "--backend-store-uri", backend_uri,
             "--serve-artifacts", "--artifacts-destination", str(workdir / "artifacts"),

@@ -22,6 +22,7 @@ import pandas as pd
 import pytest
 
 from tests.conftest import PROJECT
+from tests.servers import wait_until
 from tests.pipeline.test_cli import run_cli
 
 #: four jobs of about a second each (gradient descent to ‖∇L‖ ≤ 1e-10 at κ(A) = 20)
@@ -55,15 +56,8 @@ def start_cli(args: list[str], root: Path, log: Path) -> subprocess.Popen:
 
 def wait_for(predicate, proc: subprocess.Popen, log: Path, timeout: float = 180) -> None:
     """Poll ``predicate`` until it holds; on any failure the command's process group is killed."""
-    deadline = time.monotonic() + timeout
     try:
-        while not predicate():
-            if proc.poll() is not None:
-                raise AssertionError(f"the command ended (exit {proc.returncode}) before the awaited state:\n"
-                                     f"{log.read_text()[-3000:]}")
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out waiting; log:\n{log.read_text()[-3000:]}")
-            time.sleep(0.1)
+        wait_until(predicate, proc, log, name="the command", deadline_s=timeout, interval=0.1, error=AssertionError)
     except BaseException:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)

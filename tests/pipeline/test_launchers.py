@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.conftest import skip_unless_ci
 from tests.pipeline.test_cli import assert_one_parent_and_finished_children, run_cli
 from tests.pipeline.test_faults import assert_no_metric_point_lost
 
@@ -248,7 +249,7 @@ def ray_head(lab_root, monkeypatch):
     in its process group gets SIGTERM, then SIGKILL. A Ray process that survives fails the test.
     """
     if importlib.util.find_spec("ray") is None or importlib.util.find_spec("hydra_plugins.hydra_ray_launcher") is None:
-        pytest.skip("ray and hydra-ray-launcher are not installed (pip install 'softmax-lab[ray]')")
+        skip_unless_ci("ray and hydra-ray-launcher are not installed (pip install 'softmax-lab[ray]')")
     for k, v in RAY_ENV.items():
         monkeypatch.setenv(k, v)
     port = free_port()

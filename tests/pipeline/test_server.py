@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests import servers
+from tests.conftest import skip_unless_ci
 from tests.pipeline.test_cli import assert_one_parent_and_finished_children, run_cli
 
 JOBS = 6  # solver=gd,newton × seed=0,1,2
@@ -39,7 +40,7 @@ def mlflow_server(tmp_path):
 def postgres_uri(tmp_path):
     """``postgresql://lab@127.0.0.1:PORT/mlflow`` of a throwaway cluster; skipped without PostgreSQL."""
     if servers.postgres_bin_dir() is None:
-        pytest.skip("no PostgreSQL server programs (initdb) on PATH or in /usr/lib/postgresql/*/bin")
+        skip_unless_ci("no PostgreSQL server programs (initdb) on PATH or in /usr/lib/postgresql/*/bin")
     with servers.postgres(tmp_path / "postgres") as uri:
         yield uri
 
