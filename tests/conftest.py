@@ -61,8 +61,9 @@ def compose(overrides=(), config_name="config"):
 
 
 def skip_unless_ci(reason: str) -> None:
-    """Skip a test whose service is not installed here; under CI (which installs every service the
-    tests need, .ci/run) the same absence is a failure, so that CI never passes by skipping."""
+    """Skip a test (or, at import, its module) whose service or optional package is not installed here;
+    under CI, which installs everything the tests need (.ci/run), the same absence is a failure, so
+    that CI never passes by skipping."""
     if os.environ.get("CI"):
         pytest.fail(f"{reason} (CI must install it: .ci/run)")
-    pytest.skip(reason)
+    pytest.skip(reason, allow_module_level=True)
