@@ -269,7 +269,7 @@ def figure(rows: list[dict], path: Path, workers: int) -> None:
     ax_t.yaxis.set_minor_formatter(NullFormatter())
     ax_t.set_xlabel("jobs per sweep")
     ax_t.set_ylabel("wall time (s)")
-    ax_t.set_title(f"Sweep wall time ({workers} workers, 2 busy cores)")
+    ax_t.set_title(f"Sweep wall time ({workers} workers, 2 cores)")
     ax_r.set_xscale("log")
     ax_r.set_ylim(bottom=0, top=1.25 * max(r["jobs_per_s"] for r in rows))
     ax_r.set_xlabel("jobs per sweep")
