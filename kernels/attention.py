@@ -27,6 +27,7 @@ from kernels.softmax import softmax as _row_softmax
 
 __all__ = [
     "attention",
+    "attention_apply",
     "e_matrix",
     "gradient_x",
     "gradient_y",
@@ -97,6 +98,12 @@ def attention(A1: Tensor, A2: Tensor, X: Tensor) -> Tensor:
     Row j0 is f_{j0}(x) ∈ Δ_n.
     """
     return _row_softmax(scores(A1, A2, X))
+
+
+def attention_apply(A1: Tensor, A2: Tensor, X: Tensor, V: Tensor) -> Tensor:
+    """S(X) V (n×dv) for any n×dv matrix V, S(X) = rowsoftmax(A1 X A2ᵀ) (P3.1; with V = A3 Y it is S V,
+    so that C = attention_apply(A1, A2, X, A3 Y) - B). The reference for the fused Triton forward pass."""
+    return attention(A1, A2, X) @ V
 
 
 class _Forward(NamedTuple):

@@ -12,7 +12,7 @@ import warnings
 import torch
 from torch import Tensor
 
-__all__ = ["is_sparse", "matvec", "rmatvec", "rmatmat", "scaled_gram", "row_block", "matmat_row_norms2"]
+__all__ = ["is_sparse", "matvec", "matmat", "rmatvec", "rmatmat", "scaled_gram", "row_block", "matmat_row_norms2"]
 
 
 @contextlib.contextmanager
@@ -42,6 +42,15 @@ def matvec(A: Tensor, x: Tensor) -> Tensor:
         return A @ x
     i, j, v = _coo(A)
     return torch.zeros(A.shape[0], dtype=x.dtype, device=x.device).index_add_(0, i, v * x[j])
+
+
+def matmat(A: Tensor, Z: Tensor) -> Tensor:
+    """A Z for Z of shape d×k: one pass over A for k right-hand sides."""
+    if not is_sparse(A):
+        return A @ Z
+    i, j, v = _coo(A)
+    out = torch.zeros(A.shape[0], Z.shape[1], dtype=Z.dtype, device=Z.device)
+    return out.index_add_(0, i, v.unsqueeze(1) * Z[j])
 
 
 def rmatvec(A: Tensor, y: Tensor) -> Tensor:

@@ -15,6 +15,8 @@ from typing import Optional
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from kernels.backend import resolve as resolve_backend
+
 from pipeline import diagnostics, tracking
 from pipeline.data import Instance, build_instance
 from pipeline.paths import project_root
@@ -87,7 +89,8 @@ def run(cfg: DictConfig, output_dir: Path, parent_run_id: Optional[str] = None,
     inst = setup(cfg)
     dtype = getattr(torch, cfg.dtype)
     device = torch.device(cfg.device)
-    problem = PROBLEMS[cfg.problem.name].from_arrays(inst.arrays, dtype=dtype, device=device)
+    backend = resolve_backend(cfg.kernels.backend, device)
+    problem = PROBLEMS[cfg.problem.name].from_arrays(inst.arrays, dtype=dtype, device=device, backend=backend)
     if hasattr(problem, "constants"):
         problem.constants = dict(inst.constants)  # measured at x* (e.g. for ZO-SGD's theory step)
     x_star = torch.as_tensor(inst.x_star, dtype=dtype, device=device)
@@ -103,7 +106,7 @@ def run(cfg: DictConfig, output_dir: Path, parent_run_id: Optional[str] = None,
     logger = None
     if cfg.tracking.backend != "off":
         tags = dict(tracking.base_tags(cfg, project_root()), config_hash=chash,
-                    solver=solver_params.label, instance=inst.key)
+                    solver=solver_params.label, instance=inst.key, device=str(device), kernels_backend=backend)
         run_name = run_label(solver_params.label, int(cfg.seed), overrides)
         logger = tracking.RunLogger(cfg.tracking.uri, cfg.tracking.experiment, cfg.tracking.artifact_root,
                                     run_name[:250], tags, parent_run_id)
@@ -158,6 +161,8 @@ def run(cfg: DictConfig, output_dir: Path, parent_run_id: Optional[str] = None,
             "paper": cfg.problem.paper,
             "study": cfg.study.name if cfg.get("study") else None,
             "seed": int(cfg.seed),
+            "device": str(device),
+            "kernels_backend": backend,
             "instance_key": inst.key,
             "instance": inst.constants,
             "f_star": f_star,

@@ -334,6 +334,14 @@ class DiagnosticsConfig:
     local_iters: int = spec(200, ge=0)
 
 
+@dataclass
+class KernelsConfig:
+    """Which implementation computes the hot paths (kernels/backend.py): the torch references, the
+    Triton kernels (CUDA, or TRITON_INTERPRET=1 on CPU) or ``auto`` (Triton on CUDA when installed)."""
+
+    backend: str = spec("auto", choices=("auto", "torch", "triton"))
+
+
 # --------------------------------------------------------------------------- primary
 @dataclass
 class LabConfig:
@@ -346,6 +354,7 @@ class LabConfig:
     stop: StopConfig = field(default_factory=StopConfig)
     reference: ReferenceConfig = field(default_factory=ReferenceConfig)
     diagnostics: DiagnosticsConfig = field(default_factory=DiagnosticsConfig)
+    kernels: KernelsConfig = field(default_factory=KernelsConfig)
     seed: int = spec(0, ge=0)
     dtype: str = spec("float64", choices=("float64", "float32"))
     device: str = "cpu"
@@ -371,6 +380,12 @@ class LabConfig:
             raise ConfigError("device", f"not a torch device: {node.device!r} ({exc})") from None
         if dev.type == "cuda" and not torch.cuda.is_available():
             raise ConfigError("device", "cuda requested but no CUDA device is available")
+        from kernels.backend import resolve
+
+        try:
+            resolve(node.kernels.backend, dev)
+        except ValueError as exc:
+            raise ConfigError("kernels.backend", str(exc)) from None
         kinds = PROBLEM_DATA.get(node.problem.name, ())
         if node.data.kind not in kinds:
             raise ConfigError("data", f"problem {node.problem.name} takes data {' or '.join(kinds)}, got "

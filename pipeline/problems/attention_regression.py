@@ -16,6 +16,7 @@ import torch
 from torch import Tensor
 
 from kernels import attention as K
+from kernels.backend import ops
 from pipeline.problems.base import spectral_stats
 
 
@@ -30,6 +31,7 @@ class AttentionRegression:
     w: Tensor
     lam_y: float = 0.0
     constants: dict = field(default_factory=dict)
+    backend: str = "torch"
     name: str = "attention_regression"
     paper: str = "P3"
     #: block oracles that CountingOracle counts by name (besides loss, grad, hess, hvp)
@@ -37,9 +39,14 @@ class AttentionRegression:
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray], dtype=torch.float64, device="cpu",
-                    constants: Optional[dict] = None):
+                    constants: Optional[dict] = None, backend: str = "torch"):
         t = {k: torch.as_tensor(arrays[k], dtype=dtype, device=device) for k in ("A1", "A2", "A3", "B", "w")}
-        return cls(**t, lam_y=float(arrays["lam_y"]), constants=dict(constants or {}))
+        return cls(**t, lam_y=float(arrays["lam_y"]), constants=dict(constants or {}), backend=backend)
+
+    @property
+    def ops(self):
+        """The P3 kernels (kernels.attention's functions) of this instance's backend (kernels/backend.py)."""
+        return ops("attention", self.backend)
 
     # ------------------------------------------------------------------ shape
     @property
@@ -75,22 +82,27 @@ class AttentionRegression:
 
     # ------------------------------------------------------------------ joint oracle (z)
     def loss(self, z: Tensor) -> Tensor:
-        return K.loss(*self._data(), *self.split(z), self.w, self.lam_y)
+        return self.ops.loss(*self._data(), *self.split(z), self.w, self.lam_y)
 
     def loss_grad(self, z: Tensor) -> tuple[Tensor, Tensor]:
-        L, gX, gY = K.loss_and_gradients(*self._data(), *self.split(z), self.w, self.lam_y)
+        L, gX, gY = self.ops.loss_and_gradients(*self._data(), *self.split(z), self.w, self.lam_y)
         return L, self.join(gX, gY)
 
     def grad(self, z: Tensor) -> Tensor:
         return self.loss_grad(z)[1]
 
+    def _reference_grad(self, z: Tensor) -> Tensor:
+        """The analytic gradient in torch (kernels/attention.py), which forward mode can differentiate."""
+        _, gX, gY = K.loss_and_gradients(*self._data(), *self.split(z), self.w, self.lam_y)
+        return self.join(gX, gY)
+
     def hvp(self, z: Tensor, v: Tensor) -> Tensor:
         """Joint Hessian-vector product, by forward-mode differentiation of the analytic gradient."""
-        return torch.func.jvp(self.grad, (z,), (v,))[1]
+        return torch.func.jvp(self._reference_grad, (z,), (v,))[1]
 
     def hess(self, z: Tensor) -> Tensor:
         """Joint 2d²×2d² Hessian (forward mode over the analytic gradient); its x-block is ``hess_x``."""
-        H = torch.func.jacfwd(self.grad)(z)
+        H = torch.func.jacfwd(self._reference_grad)(z)
         return 0.5 * (H + H.T)
 
     def stats(self, z: Tensor) -> dict[str, float]:
@@ -99,7 +111,7 @@ class AttentionRegression:
 
     # ------------------------------------------------------------------ blocks (X, Y)
     def loss_xy(self, X: Tensor, Y: Tensor) -> Tensor:
-        return K.loss(*self._data(), X, Y, self.w, self.lam_y)
+        return self.ops.loss(*self._data(), X, Y, self.w, self.lam_y)
 
     def y_step(self, X: Tensor) -> Tensor:
         """Y*(X) = (MᵀM + (λ_Y/2)I)⁻¹MᵀB (P3.2, In Y): the exact minimiser in Y."""
@@ -107,7 +119,7 @@ class AttentionRegression:
 
     def grad_x(self, X: Tensor, Y: Tensor) -> Tensor:
         """∇_X (L + L_reg) as a d×d matrix (P3.2)."""
-        return K.gradient_x(*self._data(), X, Y, self.w, self.lam_y)
+        return self.ops.gradient_x(*self._data(), X, Y, self.w, self.lam_y)
 
     def hess_x(self, X: Tensor, Y: Tensor) -> Tensor:
         """∇²_x (L + L_reg), d²×d², in Kronecker form (P3.2)."""

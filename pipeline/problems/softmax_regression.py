@@ -7,27 +7,34 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from kernels import finite_sum as F
 from kernels import softmax as K
+from kernels.backend import ops
 from pipeline.problems.base import spectral_stats
 
 
 @dataclass
 class SoftmaxRegression:
-    """P1 instance on a device and dtype; formulas in kernels/softmax.py (theory P1.2)."""
+    """P1 instance on a device and dtype; formulas in kernels/softmax.py (theory P1.2), computed by
+    the resolved kernel ``backend`` (``torch`` or ``triton``, kernels/backend.py)."""
 
     A: Tensor
     b: Tensor
     w: Tensor
+    backend: str = "torch"
     name: str = "softmax_regression"
     paper: str = "P1"
 
     @classmethod
-    def from_arrays(cls, arrays: dict[str, np.ndarray], dtype=torch.float64, device="cpu"):
+    def from_arrays(cls, arrays: dict[str, np.ndarray], dtype=torch.float64, device="cpu", backend="torch"):
         from pipeline.data.matrix import to_torch
 
         t = {k: torch.as_tensor(arrays[k], dtype=dtype, device=device) for k in ("b", "w")}
-        return cls(A=to_torch(arrays["A"], dtype, device), **t)
+        return cls(A=to_torch(arrays["A"], dtype, device), **t, backend=backend)
+
+    @property
+    def ops(self):
+        """The P1 kernels (kernels.softmax's functions) of this instance's backend."""
+        return ops("softmax", self.backend)
 
     @property
     def dim(self) -> int:
@@ -42,29 +49,29 @@ class SoftmaxRegression:
         return self.A.device
 
     def loss(self, x: Tensor) -> Tensor:
-        return K.loss(self.A, self.b, self.w, x)
+        return self.ops.loss(self.A, self.b, self.w, x)
 
     def grad(self, x: Tensor) -> Tensor:
-        return K.gradient(self.A, self.b, self.w, x)
+        return self.ops.gradient(self.A, self.b, self.w, x)
 
     def loss_grad(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        return K.loss_and_gradient(self.A, self.b, self.w, x)
+        return self.ops.loss_and_gradient(self.A, self.b, self.w, x)
 
     def hess(self, x: Tensor) -> Tensor:
-        return K.hessian(self.A, self.b, self.w, x)
+        return self.ops.hessian(self.A, self.b, self.w, x)
 
     def hvp(self, x: Tensor, v: Tensor) -> Tensor:
-        return K.hessian_vector_product(self.A, self.b, self.w, x, v)
+        return self.ops.hessian_vector_product(self.A, self.b, self.w, x, v)
 
     def column_losses(self, X: Tensor, batch=None) -> Tensor:
         """L at every column of X (d×k) in one product (dense A) or column by column (sparse A)."""
         if self.A.layout == torch.strided:
-            return F.column_losses(self.A[None], self.b[None], self.w[None], X)
-        return torch.stack([K.loss(self.A, self.b, self.w, X[:, j]) for j in range(X.shape[1])])
+            return ops("finite_sum", self.backend).column_losses(self.A[None], self.b[None], self.w[None], X)
+        return torch.stack([self.ops.loss(self.A, self.b, self.w, X[:, j]) for j in range(X.shape[1])])
 
     def hessian_parts(self, x: Tensor) -> K.HessianParts:
         """Diagonal plus rank-2 structure of the Hessian (theory P1.2)."""
-        return K.hessian_parts(self.A, self.b, self.w, x)
+        return self.ops.hessian_parts(self.A, self.b, self.w, x)
 
     def smoothness_bound(self) -> float:
         """ℓ ≤ ‖A‖²(0.3082 + max w²) for ‖b‖₁ ≤ 1 (theory P1.4)."""

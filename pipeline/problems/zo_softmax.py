@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from kernels import finite_sum as F
+from kernels.backend import ops
 from kernels.softmax import B_UPPER_L1
 from pipeline.problems.base import spectral_stats
 
@@ -50,15 +50,21 @@ class ZOSoftmax:
     w: Tensor
     centre: Tensor
     constants: dict = field(default_factory=dict)
+    backend: str = "torch"
     name: str = "zo_softmax"
     paper: str = "P2"
     reference_solve: str = "pinv"  # x* by Newton with least-squares steps: the Hessian is singular off range(V)
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray], dtype=torch.float64, device="cpu",
-                    constants: Optional[dict] = None):
+                    constants: Optional[dict] = None, backend: str = "torch"):
         t = {k: torch.as_tensor(arrays[k], dtype=dtype, device=device) for k in ("A", "b", "w", "centre")}
-        return cls(**t, constants=dict(constants or {}))
+        return cls(**t, constants=dict(constants or {}), backend=backend)
+
+    @property
+    def ops(self):
+        """The P2 kernels (kernels.finite_sum's functions) of this instance's backend (kernels/backend.py)."""
+        return ops("finite_sum", self.backend)
 
     @property
     def dim(self) -> int:
@@ -82,30 +88,30 @@ class ZOSoftmax:
     def column_losses(self, X: Tensor, batch: Optional[Tensor] = None) -> Tensor:
         """L(x_j; 𝓑) for every column of X (d×k); 𝓑 = ``batch`` (instance indices, repeats allowed) or all."""
         if batch is None:
-            return F.column_losses(self.A, self.b, self.w, X, self._centre())
-        return F.column_losses(self.A[batch], self.b[batch], self.w[batch], X, self._centre())
+            return self.ops.column_losses(self.A, self.b, self.w, X, self._centre())
+        return self.ops.column_losses(self.A[batch], self.b[batch], self.w[batch], X, self._centre())
 
     def loss(self, x: Tensor) -> Tensor:
-        return F.loss(self.A, self.b, self.w, x, self._centre())
+        return self.ops.loss(self.A, self.b, self.w, x, self._centre())
 
     def grad(self, x: Tensor) -> Tensor:
         return self.loss_grad(x)[1]
 
     def loss_grad(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        return F.loss_and_gradient(self.A, self.b, self.w, x, self._centre())
+        return self.ops.loss_and_gradient(self.A, self.b, self.w, x, self._centre())
 
     def instance_gradients(self, x: Tensor) -> Tensor:
         """∇L_k(x), m×d."""
-        return F.instance_gradients(self.A, self.b, self.w, x, self._centre())
+        return self.ops.instance_gradients(self.A, self.b, self.w, x, self._centre())
 
     def hess(self, x: Tensor) -> Tensor:
-        return F.hessian(self.A, self.b, self.w, x)
+        return self.ops.hessian(self.A, self.b, self.w, x)
 
     def hessians(self, x: Tensor) -> Tensor:
-        return F.hessians(self.A, self.b, self.w, x)
+        return self.ops.hessians(self.A, self.b, self.w, x)
 
     def hvp(self, x: Tensor, v: Tensor) -> Tensor:
-        return F.hessian_vector_product(self.A, self.b, self.w, x, v)
+        return self.ops.hessian_vector_product(self.A, self.b, self.w, x, v)
 
     def smoothness_bound(self) -> float:
         """ℓ ≤ max_k ‖A_k‖²(0.3082 + max w²) for ‖b_k‖₁ ≤ 1 (theory P2.3, B1)."""

@@ -102,6 +102,7 @@ CASES = [
     (["problem=attention_regression", "data=attention_file", "data.path={tmp}/absent.npz"], "data.path"),
     (["problem=attention_regression", "data=attention_file", "data.path={text}"], "data.path"),
     (["solver=alternating"], "solver"),
+    (["kernels.backend=cuda"], "kernels.backend"),
     (["problem=attention_regression", "data=attention", "solver=alternating", "solver.hessian=dense"], "solver.hessian"),
     (["+study=p3_local", "study.y=loss"], "study.y"),
 ]
