@@ -37,7 +37,7 @@ from torch import Tensor
 
 from kernels.finite_sum import _apply, _apply_t, _shift
 from kernels.triton._checks import check_dtypes
-from kernels.triton.softmax import hvp_weights, residual_weights
+from kernels.triton.softmax import hvp_weights, residual_losses, residual_weights
 
 __all__ = ["column_losses", "loss", "loss_and_gradient", "instance_gradients", "hessian_vector_product"]
 
@@ -155,17 +155,17 @@ def column_losses(A: Tensor, b: Tensor, w: Tensor, X: Tensor, centre: Optional[T
     return out.mean(dim=0)
 
 
-def _residuals(A: Tensor, b: Tensor, w: Tensor, x: Tensor, centre: Optional[Tensor]) -> tuple[Tensor, Tensor]:
-    """Per instance: L_k(x) and y_k with ∇L_k = A_kᵀ y_k (theory P1.2 for each instance)."""
+def _residuals(A: Tensor, b: Tensor, w: Tensor, x: Tensor, centre: Optional[Tensor], weights: bool = True):
+    """Per instance: L_k(x), and y_k with ∇L_k = A_kᵀ y_k when ``weights`` (theory P1.2 for each instance)."""
     if A.dim() != 3 or b.shape != A.shape[:2] or w.shape != A.shape[:2] or x.shape != A.shape[2:]:
         raise ValueError(f"shapes do not match: A {tuple(A.shape)}, b {tuple(b.shape)}, w {tuple(w.shape)}, "
                          f"x {tuple(x.shape)}")
-    return residual_weights(_apply(A, x), b, w, _shift(A, centre))
+    return (residual_weights if weights else residual_losses)(_apply(A, x), b, w, _shift(A, centre))
 
 
 def loss(A: Tensor, b: Tensor, w: Tensor, x: Tensor, centre: Optional[Tensor] = None) -> Tensor:
     """L(x) = (1/m) Σ_k L_k(x) (theory P2.1); :func:`kernels.finite_sum.loss`."""
-    return _residuals(A, b, w, x, centre)[0].mean()
+    return _residuals(A, b, w, x, centre, weights=False).mean()
 
 
 def instance_gradients(A: Tensor, b: Tensor, w: Tensor, x: Tensor, centre: Optional[Tensor] = None) -> Tensor:

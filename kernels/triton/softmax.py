@@ -30,8 +30,8 @@ from torch import Tensor
 from kernels.matrix import matmat, matvec, rmatvec
 from kernels.triton._checks import check_dtypes
 
-__all__ = ["loss", "loss_and_gradient", "gradient", "hessian_vector_product", "residual_weights",
-           "hvp_weights"]
+__all__ = ["loss", "loss_and_gradient", "gradient", "hessian_vector_product", "residual_losses",
+           "residual_weights", "hvp_weights"]
 
 #: entries of one tile
 BLOCK = 1024
@@ -140,25 +140,36 @@ def _softmax_stats(U: Tensor, block: int) -> tuple[Tensor, Tensor, int]:
     return mx, (psum * torch.exp(pmax - mx[:, None])).sum(dim=1), T
 
 
-def residual_weights(U: Tensor, b: Tensor, w: Tensor, shift: Optional[Tensor] = None,
-                     block: int = BLOCK) -> tuple[Tensor, Tensor]:
-    """Per instance k, from u_k = A_k x (rows of U, m×N): L_k = ½‖f - b‖² + ½‖w∘(u - s)‖² and
-    y_k = f∘c - ⟨f, c⟩ f + w²∘(u - s), so that ∇L_k = A_kᵀ y_k (theory P1.2, Gradient)."""
+def _gradient_moments(U: Tensor, b: Tensor, w: Tensor, shift: Optional[Tensor], block: int):
+    """Launches (1) and (2): the softmax's statistics and the per-instance sums Σc², Σw²(u - s)², ⟨f, c⟩."""
     check_dtypes(U=U, b=b, w=w, shift=shift)
     U, b = _rows(U, b)
     w2 = (w * w).contiguous()
-    S = _rows(shift)[0] if shift is not None else b
+    S = _rows(shift)[0] if shift is not None else b  # an unused pointer when there is no shift
     m, N = U.shape
     mx, z, T = _softmax_stats(U, block)
     P = torch.empty(m, T, 3, dtype=U.dtype, device=U.device)
     _gradient_moments_kernel[(T, m)](U, b, w2, S, mx, z, P, N, T, U.stride(0), b.stride(0), w2.stride(0), S.stride(0),
                                      HAS_SHIFT=shift is not None, BLOCK=block)
-    sums = P.sum(dim=1)
+    return U, b, w2, S, mx, z, T, P.sum(dim=1)
+
+
+def residual_losses(U: Tensor, b: Tensor, w: Tensor, shift: Optional[Tensor] = None, block: int = BLOCK) -> Tensor:
+    """L_k = ½‖softmax(u_k) - b_k‖² + ½‖w_k∘(u_k - s_k)‖² for every row u_k of U (m×N); two launches."""
+    sums = _gradient_moments(U, b, w, shift, block)[-1]
+    return 0.5 * (sums[:, 0] + sums[:, 1])
+
+
+def residual_weights(U: Tensor, b: Tensor, w: Tensor, shift: Optional[Tensor] = None,
+                     block: int = BLOCK) -> tuple[Tensor, Tensor]:
+    """Per instance k, from u_k = A_k x (rows of U, m×N): L_k = ½‖f - b‖² + ½‖w∘(u - s)‖² and
+    y_k = f∘c - ⟨f, c⟩ f + w²∘(u - s), so that ∇L_k = A_kᵀ y_k (theory P1.2, Gradient)."""
+    U, b, w2, S, mx, z, T, sums = _gradient_moments(U, b, w, shift, block)
+    m, N = U.shape
     Y = torch.empty(m, N, dtype=U.dtype, device=U.device)
     fc = sums[:, 2].contiguous()
     _gradient_weights_kernel[(T, m)](U, b, w2, S, mx, z, fc, Y, N, U.stride(0), b.stride(0), w2.stride(0),
-                                     S.stride(0),
-                                     HAS_SHIFT=shift is not None, BLOCK=block)
+                                     S.stride(0), HAS_SHIFT=shift is not None, BLOCK=block)
     return 0.5 * (sums[:, 0] + sums[:, 1]), Y
 
 
@@ -194,8 +205,9 @@ def loss_and_gradient(A: Tensor, b: Tensor, w: Tensor, x: Tensor) -> tuple[Tenso
 
 
 def loss(A: Tensor, b: Tensor, w: Tensor, x: Tensor) -> Tensor:
-    """L(x) = ½‖f(x) - b‖² + ½‖diag(w) A x‖² (P1 Def. 1.2)."""
-    return loss_and_gradient(A, b, w, x)[0]
+    """L(x) = ½‖f(x) - b‖² + ½‖diag(w) A x‖² (P1 Def. 1.2): one product and two launches."""
+    _check(A, b, w, x)
+    return residual_losses(matvec(A, x)[None], b[None], w[None])[0]
 
 
 def gradient(A: Tensor, b: Tensor, w: Tensor, x: Tensor) -> Tensor:

@@ -58,6 +58,7 @@ def test_small_tiles_spread_one_instance_over_many_programs():
     w = torch.rand(1, U.shape[1], generator=g, dtype=torch.float64)
     a = torch.randn(1, U.shape[1], generator=g, dtype=torch.float64)
     per, Y = TK.residual_weights(U, b, w, block=16)
+    assert torch.equal(TK.residual_losses(U, b, w, block=16), per)
     f = torch.softmax(U[0], 0)
     c = f - b[0]
     torch.testing.assert_close(per[0], 0.5 * (c @ c) + 0.5 * ((w[0] * U[0]) @ (w[0] * U[0])), rtol=1e-12, atol=0)

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Every GPU check in one run, for a CUDA machine with the project installed (`pip install -e '.[dev]'`):
+#   1. the kernels compile for this device's architecture, within its shared memory (kernels/triton/aot.py);
+#   2. the compiled kernels agree with the torch references: the interpreter tests of tests/kernels/triton,
+#      run with TRITON_INTERPRET=0, call the kernels on the GPU and compare on CPU (their conftest.py);
+#   3. whole jobs with device=cuda end where the CPU torch jobs end (tests/pipeline/test_backend.py);
+#   4. the kernel benchmark on the target shapes, with its PASS/FAIL lines (benchmarks/kernels.py).
+# Each step's output goes to $OUT (default gpu-check/); the exit status is the number of failed steps.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT=${OUT:-gpu-check}
+mkdir -p "$OUT"
+export TRITON_INTERPRET=0 DVC_NO_ANALYTICS=1 MPLBACKEND=Agg
+failed=0
+step() {  # step NAME COMMAND...: run, keep its output, count a failure
+  local name=$1; shift
+  echo "== $name: $*"
+  if "$@" > "$OUT/$name.txt" 2>&1; then echo "   ok"; else echo "   FAILED (exit $?), see $OUT/$name.txt"; failed=$((failed + 1)); fi
+  tail -n 5 "$OUT/$name.txt"
+}
+arch=$(python -c "import torch; a, b = torch.cuda.get_device_capability(); print(10 * a + b)")
+python -c "import torch, triton; print(torch.cuda.get_device_name(), 'sm_$arch', 'torch', torch.__version__, 'triton', triton.__version__)" | tee "$OUT/device.txt"
+step aot python -m kernels.triton.aot --arch "$arch"
+step kernels python -m pytest tests/kernels/triton -q -p no:cacheprovider
+step pipeline python -m pytest tests/pipeline/test_backend.py -q -p no:cacheprovider -k cuda -rs
+step benchmark python benchmarks/kernels.py --device cuda --gpu-sizes --json "$OUT/kernels-gpu.json"
+exit "$failed"
