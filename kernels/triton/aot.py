@@ -18,9 +18,9 @@ import sys
 import time
 from dataclasses import dataclass
 
-#: the wrappers' default tiles of the attention kernels (kernels.triton.attention._blocks), with d = dv = 64
-FLASH = {"BLOCK_M": {"float32": (64,), "float64": (32,)}, "BLOCK_N": {"float32": (64,), "float64": (32,)},
-         "BLOCK_D": (64,), "BLOCK_DV": (64,)}
+#: the attention kernels at two widths d = dv (padded), each with the wrappers' default tiles
+#: (kernels.triton.attention.default_tile): "D" stands for BLOCK_D = BLOCK_DV and sets BLOCK_M = BLOCK_N
+FLASH = {"D": (64, 256)}
 #: (module, kernel, integer arguments besides the strides, constexpr choices: name -> values, or
 #: name -> {dtype: values}); the tiles are the wrappers' defaults
 KERNELS = [
@@ -28,12 +28,12 @@ KERNELS = [
      {"HAS_SHIFT": (False, True), "ONE_PASS": (False, True), "BLOCK_N": (64,), "BLOCK_K": (32,), "BLOCK_D": (32,)}),
     ("softmax", "_tile_max_sum_kernel", ("N", "T"), {"BLOCK": (1024,)}),
     ("softmax", "_gradient_moments_kernel", ("N", "T"), {"HAS_SHIFT": (False, True), "BLOCK": (1024,)}),
-    ("softmax", "_gradient_weights_kernel", ("N",), {"HAS_SHIFT": (False, True), "BLOCK": (1024,)}),
+    ("softmax", "_gradient_weights_kernel", ("N", "T"), {"HAS_SHIFT": (False, True), "BLOCK": (1024,)}),
     ("softmax", "_hvp_moments_kernel", ("N", "T"), {"BLOCK": (1024,)}),
-    ("softmax", "_hvp_weights_kernel", ("N",), {"BLOCK": (1024,)}),
+    ("softmax", "_hvp_weights_kernel", ("N", "T"), {"BLOCK": (1024,)}),
     ("attention", "_flash_forward_kernel", ("n_q", "n_k", "d", "dv"), {"HAS_W": (False, True), **FLASH}),
     ("attention", "_flash_dq_kernel", ("n_q", "n_k", "d", "dv"), {"HAS_W": (False, True), **FLASH}),
-    ("attention", "_flash_dv_kernel", ("n_q", "n_k", "d", "dv"), dict(FLASH)),
+    ("attention", "_flash_dv_kernel", ("n_q", "n_k", "d", "dv"), FLASH),
 ]
 #: shared memory one block may use, by compute capability (CUDA programming guide, opt-in maximum)
 SHARED_LIMIT = {80: 166912, 86: 101376, 89: 101376, 90: 232448}
@@ -56,7 +56,15 @@ def compile_kernel(module: str, name: str, ints: tuple[str, ...], constexprs: di
     from triton.backends.compiler import GPUTarget
     from triton.compiler import ASTSource
 
-    fn = getattr(importlib.import_module(f"kernels.triton.{module}"), name)
+    constexprs = dict(constexprs)
+    mod = importlib.import_module(f"kernels.triton.{module}")
+    fn = getattr(mod, name)
+    if "D" in constexprs:  # the attention kernels: width and the default tiles for it
+        import torch
+
+        width = constexprs.pop("D")
+        tile = mod.default_tile(getattr(torch, dtype), width)
+        constexprs.update(BLOCK_M=tile, BLOCK_N=tile, BLOCK_D=width, BLOCK_DV=width)
     if not isinstance(fn, triton.runtime.jit.JITFunction):
         raise RuntimeError("the kernels were defined under TRITON_INTERPRET=1; compile in a process without it")
     signature = {p.name: "constexpr" if p.is_constexpr else
@@ -65,6 +73,8 @@ def compile_kernel(module: str, name: str, ints: tuple[str, ...], constexprs: di
     src = ASTSource(fn=fn, signature=signature, constexprs={(fn.arg_names.index(k),): v for k, v in constexprs.items()})
     out = triton.compile(src, target=GPUTarget("cuda", arch, 32))
     variant = ",".join(f"{k}={v}" for k, v in constexprs.items() if not k.startswith("BLOCK"))
+    if "BLOCK_DV" in constexprs:
+        variant = ",".join(filter(None, [variant, f"d={constexprs['BLOCK_D']},tile={constexprs['BLOCK_M']}"]))
     return Compiled(f"{module}.{name}", dtype, variant or "-", time.perf_counter() - start,
                     int(out.metadata.shared), int(out.metadata.num_warps))
 
@@ -72,7 +82,7 @@ def compile_kernel(module: str, name: str, ints: tuple[str, ...], constexprs: di
 def variants(choices: dict, dtype: str, richest: bool = False):
     """The constexpr assignments of one kernel for a dtype; ``richest``: only the one with every flag on."""
     per = {k: (v[dtype] if isinstance(v, dict) else v) for k, v in choices.items()}
-    if richest:
+    if richest:  # every flag on; the widths stay
         per = {k: (True,) if v == (False, True) else v for k, v in per.items()}
     for values in itertools.product(*per.values()):
         yield dict(zip(per, values))

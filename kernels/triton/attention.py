@@ -33,8 +33,9 @@ rounding error eps·|m| that subtracting a rounded log-sum-exp would put into ev
 
 Scale 1 (no 1/√d): these are the P3 scores, not a transformer's. float32 products use IEEE
 ``tl.dot`` (no TF32, as torch's default matmul); float64 works in Triton's interpreter and on GPUs
-with fp64 ``tl.dot`` (sm80 and later). Every d (and dv) is held whole in one tile, which suits the
-P3 sizes (d up to a few hundred at most). Without a GPU the kernels run under Triton's interpreter
+with fp64 ``tl.dot`` (sm80 and later). Every d (and dv) is held whole in one tile, up to 256; the
+default tiles of rows and columns shrink as d grows (:func:`default_tile`), so that every kernel
+fits an sm_90 block's shared memory (checked by kernels/triton/aot.py at d = 64 and 256). Without a GPU the kernels run under Triton's interpreter
 (``TRITON_INTERPRET=1``, set before ``import triton``); they are tested against the torch reference
 there, in float32 and float64.
 """
@@ -62,7 +63,7 @@ def _flash_forward_kernel(Q, K, V, W, O, ROW_MAX, ROW_SUM, REG, n_q, n_k, d, dv,
                           HAS_W: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
                           BLOCK_D: tl.constexpr, BLOCK_DV: tl.constexpr):
     """Rows of O = rowsoftmax(Q Kᵀ) V, with m = max_p U_jp, ℓ = Σ_p e^{U_jp - m} and Σ_p w²U² per row."""
-    rows = tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)
+    rows = tl.program_id(0).to(tl.int64) * BLOCK_M + tl.arange(0, BLOCK_M)  # 64-bit: rows·n of w
     rmask = rows < n_q
     kd = tl.arange(0, BLOCK_D)
     kdmask = kd < d
@@ -111,7 +112,7 @@ def _flash_dq_kernel(Q, K, V, C, W, ROW_MAX, ROW_SUM, DELTA, DQ, n_q, n_k, d, dv
                      HAS_W: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
                      BLOCK_D: tl.constexpr, BLOCK_DV: tl.constexpr):
     """Rows of R K, R = 2 S∘(C Vᵀ - δ 1ᵀ) + w²∘U, with U and S rebuilt tile by tile."""
-    rows = tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)
+    rows = tl.program_id(0).to(tl.int64) * BLOCK_M + tl.arange(0, BLOCK_M)  # 64-bit: rows·n of w
     rmask = rows < n_q
     kd = tl.arange(0, BLOCK_D)
     kdmask = kd < d
@@ -149,7 +150,7 @@ def _flash_dv_kernel(Q, K, C, ROW_MAX, ROW_SUM, DV, n_q, n_k, d, dv,
                      stride_qn, stride_qd, stride_kn, stride_kd, stride_cn, stride_cd, stride_dvn, stride_dvd,
                      BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_DV: tl.constexpr):
     """Rows p of Sᵀ C (one block of columns of S per program), with S rebuilt tile by tile."""
-    cols = tl.program_id(0) * BLOCK_N + tl.arange(0, BLOCK_N)
+    cols = tl.program_id(0).to(tl.int64) * BLOCK_N + tl.arange(0, BLOCK_N)
     cmask = cols < n_k
     kd = tl.arange(0, BLOCK_D)
     kdmask = kd < d
@@ -202,9 +203,26 @@ def _weights(w: Optional[Tensor], n_q: int, n_k: int) -> Optional[Tensor]:
                      f"got {_shape(w)}")
 
 
-def _blocks(block_m: Optional[int], block_n: Optional[int], dtype: torch.dtype, n_q: int, n_k: int) -> tuple[int, int]:
+#: the widest d (and dv) the kernels take: d is held whole in one tile
+MAX_D = 256
+
+
+def default_tile(dtype: torch.dtype, d_block: int) -> int:
+    """The default tile of rows and columns of S for a padded width ``d_block``: 64 (float32) or 32
+    (float64) up to d = 64, halved with every doubling of d beyond, at least 16. With these tiles every
+    kernel fits the 232 448 bytes of shared memory of an sm_90 block up to d = 256 (kernels/triton/aot.py)."""
+    base = 64 if dtype == torch.float32 else 32
+    return max(16, base * 64 // max(64, d_block))
+
+
+def _blocks(block_m: Optional[int], block_n: Optional[int], dtype: torch.dtype, n_q: int, n_k: int,
+            d: int, dv: int) -> tuple[int, int]:
     """Tile sizes: powers of two, at least 16 (``tl.dot``), no larger than the padded matrix needs."""
-    default = 64 if dtype == torch.float32 else 32
+    for name, k in (("d", d), ("dv", dv)):
+        if k > MAX_D:
+            raise ValueError(f"{name} = {k} is above {MAX_D}: the flash kernels hold it whole in one tile "
+                             "(use the torch functions, kernels.backend=torch)")
+    default = default_tile(dtype, _dim_block(max(d, dv)))
     sizes = []
     for name, b, n in (("block_m", block_m, n_q), ("block_n", block_n, n_k)):
         b = default if b is None else b
@@ -280,7 +298,7 @@ def attention_apply(A1: Tensor, A2: Tensor, X: Tensor, V: Tensor, *,
     result of :func:`kernels.attention.attention_apply`, float32 or float64.
 
     A1 is n×d1, X d1×d2, A2 m×d2 and V m×dv (the P3 sizes are m = n, d1 = d2 = d). ``block_m`` and
-    ``block_n`` (powers of two ≥ 16; default 64 in float32, 32 in float64) are the tiles of rows and
+    ``block_n`` (powers of two ≥ 16; default: :func:`default_tile`) are the tiles of rows and
     columns of S.
     """
     check_dtypes(A1=A1, A2=A2, X=X, V=V)
@@ -288,7 +306,7 @@ def attention_apply(A1: Tensor, A2: Tensor, X: Tensor, V: Tensor, *,
     _check_matrix("X", X, A1.shape[1], None, f"(X has as many rows as A1 {_shape(A1)} has columns)")
     _check_matrix("A2", A2, None, X.shape[1], f"(A2 has as many columns as X {_shape(X)})")
     _check_matrix("V", V, A2.shape[0], None, f"(V has as many rows as A2 {_shape(A2)})")
-    bm, bn = _blocks(block_m, block_n, A1.dtype, A1.shape[0], A2.shape[0])
+    bm, bn = _blocks(block_m, block_n, A1.dtype, A1.shape[0], A2.shape[0], X.shape[1], V.shape[1])
     return _flash_forward(A1 @ X, A2, V, None, bm, bn).O
 
 
@@ -311,7 +329,7 @@ def _loss_and_gradients(A1, A2, A3, B, X, Y, w, lam_y, block_m, block_n, want_va
                         want_y: bool):
     w = _check_problem(A1, A2, A3, B, X, Y, w)
     lam_y = float(lam_y)
-    bm, bn = _blocks(block_m, block_n, A1.dtype, A1.shape[0], A1.shape[0])
+    bm, bn = _blocks(block_m, block_n, A1.dtype, A1.shape[0], A1.shape[0], A1.shape[1], A1.shape[1])
     Q = A1 @ X  # n×d; U = Q A2ᵀ is only ever formed tile by tile
     V = A3 @ Y
     fw = _flash_forward(Q, A2, V, w if want_value else None, bm, bn)  # w enters L through the forward kernel

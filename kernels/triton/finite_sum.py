@@ -63,8 +63,11 @@ def _column_losses_kernel(A, B, W2, S, X, OUT, N, d, K,
                           stride_am, stride_an, stride_ad, stride_bm, stride_sm, stride_xd, stride_xk,
                           HAS_SHIFT: tl.constexpr, ONE_PASS: tl.constexpr, BLOCK_N: tl.constexpr,
                           BLOCK_K: tl.constexpr, BLOCK_D: tl.constexpr):
-    inst = tl.program_id(1)
-    cols = tl.program_id(0) * BLOCK_K + tl.arange(0, BLOCK_K)
+    # a flat 1-D grid (no limit on the instances) with 64-bit offsets (m·N·d ≥ 2³¹ entries do not overflow)
+    pid = tl.program_id(0).to(tl.int64)
+    blocks = tl.cdiv(K, BLOCK_K)
+    inst = pid // blocks
+    cols = (pid % blocks) * BLOCK_K + tl.arange(0, BLOCK_K)
     cmask = cols < K
     A = A + inst * stride_am
     B = B + inst * stride_bm
@@ -79,7 +82,7 @@ def _column_losses_kernel(A, B, W2, S, X, OUT, N, d, K,
     acc = tl.zeros([BLOCK_K], dtype=A.dtype.element_ty)
     bb = tl.zeros([BLOCK_K], dtype=A.dtype.element_ty)
     for n0 in range(0, N, BLOCK_N):
-        rows = n0 + tl.arange(0, BLOCK_N)
+        rows = n0 + tl.arange(0, BLOCK_N).to(tl.int64)
         rmask = rows < N
         u = _product_tile(A, X, rows, rmask, cols, cmask, d, stride_an, stride_ad, stride_xd, stride_xk,
                           BLOCK_N, BLOCK_K, BLOCK_D)
@@ -104,7 +107,7 @@ def _column_losses_kernel(A, B, W2, S, X, OUT, N, d, K,
         return
     # pass 2: Σ_i (f_i - b_i)² + w_i² (u_i - s_i)², f_i = e^{u_i - mx} / z
     for n0 in range(0, N, BLOCK_N):
-        rows = n0 + tl.arange(0, BLOCK_N)
+        rows = n0 + tl.arange(0, BLOCK_N).to(tl.int64)
         rmask = rows < N
         u = _product_tile(A, X, rows, rmask, cols, cmask, d, stride_an, stride_ad, stride_xd, stride_xk,
                           BLOCK_N, BLOCK_K, BLOCK_D)
@@ -137,7 +140,10 @@ def column_losses(A: Tensor, b: Tensor, w: Tensor, X: Tensor, centre: Optional[T
     if A.dim() != 3 or b.shape != A.shape[:2] or w.shape != A.shape[:2] or X.dim() != 2 or X.shape[0] != A.shape[2]:
         raise ValueError(f"shapes do not match: A {tuple(A.shape)}, b {tuple(b.shape)}, w {tuple(w.shape)}, "
                          f"X {tuple(X.shape)}")
-    check_dtypes(A=A, b=b, w=w, X=X)
+    check_dtypes(A=A, b=b, w=w, X=X, centre=centre)
+    for name, blk in (("block_n", block_n), ("block_k", block_k), ("block_d", block_d)):
+        if not isinstance(blk, int) or blk < 16 or blk & (blk - 1):
+            raise ValueError(f"{name} must be a power of two >= 16, got {blk!r}")
     m, N, d = A.shape
     K = X.shape[1]
     b, w2 = b.contiguous(), (w * w).contiguous()
@@ -148,7 +154,7 @@ def column_losses(A: Tensor, b: Tensor, w: Tensor, X: Tensor, centre: Optional[T
     S = shift if shift is not None else b  # an unused pointer when there is no shift
     block_n, block_k, block_d = (max(16, min(blk, triton.next_power_of_2(size)))
                                  for blk, size in ((block_n, N), (block_k, K), (block_d, d)))
-    _column_losses_kernel[(triton.cdiv(K, block_k), m)](
+    _column_losses_kernel[(triton.cdiv(K, block_k) * m,)](
         A, b, w2, S, X, out, N, d, K,
         A.stride(0), A.stride(1), A.stride(2), b.stride(0), S.stride(0), X.stride(0), X.stride(1),
         HAS_SHIFT=shift is not None, ONE_PASS=passes == 1, BLOCK_N=block_n, BLOCK_K=block_k, BLOCK_D=block_d)

@@ -38,9 +38,17 @@ BLOCK = 1024
 
 
 @triton.jit
+def _tile_and_instance(T):
+    """A flat 1-D grid of T tiles per instance (no limit on the instances, unlike a grid's y axis), with
+    64-bit indices: offsets of m·N ≥ 2³¹ entries do not overflow."""
+    pid = tl.program_id(0).to(tl.int64)
+    return pid % T, pid // T
+
+
+@triton.jit
 def _tile_max_sum_kernel(U, PMAX, PSUM, N, T, stride_um, BLOCK: tl.constexpr):
     """Per tile: its maximum and Σ e^{u - max} over its entries."""
-    t, inst = tl.program_id(0), tl.program_id(1)
+    t, inst = _tile_and_instance(T)
     offs = t * BLOCK + tl.arange(0, BLOCK)
     mask = offs < N
     u = tl.load(U + inst * stride_um + offs, mask=mask, other=float("-inf"))
@@ -62,7 +70,7 @@ def _softmax_tile(U, B, offs, mask, inst, stride_um, stride_bm, MX, Z):
 def _gradient_moments_kernel(U, B, W2, S, MX, Z, P, N, T, stride_um, stride_bm, stride_wm, stride_sm,
                              HAS_SHIFT: tl.constexpr, BLOCK: tl.constexpr):
     """Per tile: Σ(f - b)², Σ w²(u - s)² and Σ f∘(f - b)."""
-    t, inst = tl.program_id(0), tl.program_id(1)
+    t, inst = _tile_and_instance(T)
     offs = t * BLOCK + tl.arange(0, BLOCK)
     mask = offs < N
     u, f, b = _softmax_tile(U, B, offs, mask, inst, stride_um, stride_bm, MX, Z)
@@ -77,10 +85,10 @@ def _gradient_moments_kernel(U, B, W2, S, MX, Z, P, N, T, stride_um, stride_bm, 
 
 
 @triton.jit
-def _gradient_weights_kernel(U, B, W2, S, MX, Z, FC, Y, N, stride_um, stride_bm, stride_wm, stride_sm,
+def _gradient_weights_kernel(U, B, W2, S, MX, Z, FC, Y, N, T, stride_um, stride_bm, stride_wm, stride_sm,
                              HAS_SHIFT: tl.constexpr, BLOCK: tl.constexpr):
     """y = f∘c - ⟨f, c⟩ f + w²∘(u - s)."""
-    t, inst = tl.program_id(0), tl.program_id(1)
+    t, inst = _tile_and_instance(T)
     offs = t * BLOCK + tl.arange(0, BLOCK)
     mask = offs < N
     u, f, b = _softmax_tile(U, B, offs, mask, inst, stride_um, stride_bm, MX, Z)
@@ -94,7 +102,7 @@ def _gradient_weights_kernel(U, B, W2, S, MX, Z, FC, Y, N, stride_um, stride_bm,
 @triton.jit
 def _hvp_moments_kernel(U, Av, B, MX, Z, P, N, T, stride_um, stride_am, stride_bm, BLOCK: tl.constexpr):
     """Per tile: Σ(3f - 2b)∘f, Σ(f - b)∘f, Σ f∘a and Σ q∘a with q = (2f - b)∘f."""
-    t, inst = tl.program_id(0), tl.program_id(1)
+    t, inst = _tile_and_instance(T)
     offs = t * BLOCK + tl.arange(0, BLOCK)
     mask = offs < N
     _, f, b = _softmax_tile(U, B, offs, mask, inst, stride_um, stride_bm, MX, Z)
@@ -108,10 +116,10 @@ def _hvp_moments_kernel(U, Av, B, MX, Z, P, N, T, stride_um, stride_am, stride_b
 
 
 @triton.jit
-def _hvp_weights_kernel(U, Av, B, W2, MX, Z, M, OUT, N, stride_um, stride_am, stride_bm, stride_wm,
+def _hvp_weights_kernel(U, Av, B, W2, MX, Z, M, OUT, N, T, stride_um, stride_am, stride_bm, stride_wm,
                         BLOCK: tl.constexpr):
     """z = D∘a + (β⟨f, a⟩ - ⟨q, a⟩) f - ⟨f, a⟩ q, D = q - ⟨f - b, f⟩ f + w²."""
-    t, inst = tl.program_id(0), tl.program_id(1)
+    t, inst = _tile_and_instance(T)
     offs = t * BLOCK + tl.arange(0, BLOCK)
     mask = offs < N
     _, f, b = _softmax_tile(U, B, offs, mask, inst, stride_um, stride_bm, MX, Z)
@@ -135,7 +143,7 @@ def _softmax_stats(U: Tensor, block: int) -> tuple[Tensor, Tensor, int]:
     T = triton.cdiv(N, block)
     pmax = torch.empty(m, T, dtype=U.dtype, device=U.device)
     psum = torch.empty_like(pmax)
-    _tile_max_sum_kernel[(T, m)](U, pmax, psum, N, T, U.stride(0), BLOCK=block)
+    _tile_max_sum_kernel[(T * m,)](U, pmax, psum, N, T, U.stride(0), BLOCK=block)
     mx = pmax.amax(dim=1)
     return mx, (psum * torch.exp(pmax - mx[:, None])).sum(dim=1), T
 
@@ -149,7 +157,7 @@ def _gradient_moments(U: Tensor, b: Tensor, w: Tensor, shift: Optional[Tensor], 
     m, N = U.shape
     mx, z, T = _softmax_stats(U, block)
     P = torch.empty(m, T, 3, dtype=U.dtype, device=U.device)
-    _gradient_moments_kernel[(T, m)](U, b, w2, S, mx, z, P, N, T, U.stride(0), b.stride(0), w2.stride(0), S.stride(0),
+    _gradient_moments_kernel[(T * m,)](U, b, w2, S, mx, z, P, N, T, U.stride(0), b.stride(0), w2.stride(0), S.stride(0),
                                      HAS_SHIFT=shift is not None, BLOCK=block)
     return U, b, w2, S, mx, z, T, P.sum(dim=1)
 
@@ -168,7 +176,7 @@ def residual_weights(U: Tensor, b: Tensor, w: Tensor, shift: Optional[Tensor] = 
     m, N = U.shape
     Y = torch.empty(m, N, dtype=U.dtype, device=U.device)
     fc = sums[:, 2].contiguous()
-    _gradient_weights_kernel[(T, m)](U, b, w2, S, mx, z, fc, Y, N, U.stride(0), b.stride(0), w2.stride(0),
+    _gradient_weights_kernel[(T * m,)](U, b, w2, S, mx, z, fc, Y, N, T, U.stride(0), b.stride(0), w2.stride(0),
                                      S.stride(0), HAS_SHIFT=shift is not None, BLOCK=block)
     return 0.5 * (sums[:, 0] + sums[:, 1]), Y
 
@@ -182,10 +190,10 @@ def hvp_weights(U: Tensor, Av: Tensor, b: Tensor, w: Tensor, block: int = BLOCK)
     m, N = U.shape
     mx, z, T = _softmax_stats(U, block)
     P = torch.empty(m, T, 4, dtype=U.dtype, device=U.device)
-    _hvp_moments_kernel[(T, m)](U, Av, b, mx, z, P, N, T, U.stride(0), Av.stride(0), b.stride(0), BLOCK=block)
+    _hvp_moments_kernel[(T * m,)](U, Av, b, mx, z, P, N, T, U.stride(0), Av.stride(0), b.stride(0), BLOCK=block)
     moments = P.sum(dim=1).contiguous()
     out = torch.empty(m, N, dtype=U.dtype, device=U.device)
-    _hvp_weights_kernel[(T, m)](U, Av, b, w2, mx, z, moments, out, N, U.stride(0), Av.stride(0), b.stride(0),
+    _hvp_weights_kernel[(T * m,)](U, Av, b, w2, mx, z, moments, out, N, T, U.stride(0), Av.stride(0), b.stride(0),
                                 w2.stride(0), BLOCK=block)
     return out
 

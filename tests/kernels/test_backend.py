@@ -22,9 +22,14 @@ def test_auto_is_torch_on_cpu_even_under_the_interpreter(monkeypatch):
     assert KB.resolve("auto", "cpu") == "torch"
 
 
-def test_auto_is_triton_on_cuda_when_installed(monkeypatch):
+def test_auto_is_triton_on_cuda_when_installed_and_compiled(monkeypatch):
     monkeypatch.setattr(KB, "triton_installed", lambda: True)
+    monkeypatch.setenv("TRITON_INTERPRET", "0")
     assert KB.resolve("auto", "cuda") == "triton"
+    monkeypatch.setenv("TRITON_INTERPRET", "1")  # a shell left with the interpreter on: not for real jobs
+    assert KB.resolve("auto", "cuda") == "torch"
+    assert KB.resolve("triton", "cuda") == "triton"  # asked for by name, it is honoured
+    monkeypatch.setenv("TRITON_INTERPRET", "0")
     monkeypatch.setattr(KB, "triton_installed", lambda: False)
     assert KB.resolve("auto", "cuda") == "torch"
 

@@ -12,6 +12,7 @@ import functools
 import importlib
 import importlib.util
 import os
+import threading
 
 import pytest
 import torch
@@ -27,12 +28,21 @@ def _moved(obj, device):
     return obj
 
 
+_depth = threading.local()
+
+
 def _on_device(fn):
+    """fn with its tensor arguments on the GPU and, at the outermost call only, its results back on the
+    CPU (the kernels' own functions call each other through the same, patched, module attributes)."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        args = _moved(args, "cuda")
-        kwargs = {k: _moved(v, "cuda") for k, v in kwargs.items()}
-        return _moved(fn(*args, **kwargs), "cpu")
+        depth = getattr(_depth, "n", 0)
+        _depth.n = depth + 1
+        try:
+            out = fn(*_moved(args, "cuda"), **{k: _moved(v, "cuda") for k, v in kwargs.items()})
+        finally:
+            _depth.n = depth
+        return out if depth else _moved(out, "cpu")
     return wrapper
 
 

@@ -10,6 +10,7 @@ import torch
 
 from kernels import attention as K
 from tests.conftest import skip_unless_ci
+from tests.kernels.triton.conftest import ON_GPU
 
 if importlib.util.find_spec("triton") is None:
     skip_unless_ci("triton is not installed (pip install 'softmax-lab[gpu]')")
@@ -83,10 +84,24 @@ def test_reference_attention_apply_is_s_times_v():
 
 def test_row_statistics_give_the_logsumexp():
     A1, A2, A3, _, X, Y, _ = instance(37, 4, torch.float64)
-    fw = TA._flash_forward(A1 @ X, A2, A3 @ Y, None, 16, 16)
+    dev = "cuda" if ON_GPU else "cpu"  # a private helper: not routed through the device by conftest.py
+    fw = TA._flash_forward(*(t.to(dev) for t in (A1 @ X, A2, A3 @ Y)), None, 16, 16)
     U = K.scores(A1, A2, X)
-    torch.testing.assert_close(fw.row_max, U.amax(dim=1), rtol=0.0, atol=0.0)
-    torch.testing.assert_close(fw.logsumexp(), torch.logsumexp(U, dim=1), rtol=1e-13, atol=1e-14)
+    torch.testing.assert_close(fw.row_max.cpu(), U.amax(dim=1), rtol=0.0, atol=1e-13 * float(U.abs().max()))
+    torch.testing.assert_close(fw.logsumexp().cpu(), torch.logsumexp(U, dim=1), rtol=1e-13, atol=1e-14)
+
+
+@pytest.mark.parametrize("dtype,width,tile", [(torch.float32, 64, 64), (torch.float32, 128, 32),
+                                               (torch.float32, 256, 16), (torch.float64, 64, 32),
+                                               (torch.float64, 128, 16), (torch.float64, 256, 16)])
+def test_default_tiles_shrink_as_d_grows(dtype, width, tile):
+    assert TA.default_tile(dtype, width) == tile
+
+
+def test_widths_above_256_are_refused():
+    A1 = torch.zeros(4, 257, dtype=torch.float64)
+    with pytest.raises(ValueError, match="d = 257 is above 256.*kernels.backend=torch"):
+        TA.loss(A1, A1, A1, A1, torch.zeros(257, 257, dtype=torch.float64), torch.zeros(257, 257, dtype=torch.float64))
 
 
 # --------------------------------------------------------------------------- loss and gradients

@@ -110,6 +110,7 @@ def test_one_pass_loses_a_residual_near_zero_where_two_passes_keep_it():
     one = float(TFS.column_losses(A, b, w, X, passes=1)[0])
     assert two < 1e-28
     assert 0.0 <= one < 1e-15  # the round-off of Σf² + Σb², as documented
+    assert abs(one - two) > 0.5 * two  # and the residual itself is lost (here the clamp at 0 leaves 0)
 
 
 def test_passes_other_than_one_or_two_are_refused():

@@ -121,7 +121,7 @@ def test_batched_instances_match_kernels_finite_sum(dtype, centred):
                                **TOL[dtype])
 
 
-def test_strided_rows_are_read_in_place():
+def test_strided_rows_give_the_same_results():
     """b and w as every other row of a larger array, A with a column-major layout."""
     g = torch.Generator().manual_seed(7)
     A = torch.randn(2, 60, 4, generator=g, dtype=torch.float64)
