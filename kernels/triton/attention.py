@@ -57,13 +57,11 @@ __all__ = ["attention_apply", "gradient_x", "gradient_y", "loss", "loss_and_grad
 
 
 @triton.jit
-def _flash_forward_kernel(Q, K, V, W, O, ROW_MAX, ROW_SUM, REG, n_q, n_k, d, dv,
-                          stride_qn, stride_qd, stride_kn, stride_kd, stride_vn, stride_vd,
-                          stride_wm, stride_wn, stride_on, stride_od,
-                          HAS_W: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
-                          BLOCK_D: tl.constexpr, BLOCK_DV: tl.constexpr):
-    """Rows of O = rowsoftmax(Q Kᵀ) V, with m = max_p U_jp, ℓ = Σ_p e^{U_jp - m} and Σ_p w²U² per row."""
-    rows = tl.program_id(0).to(tl.int64) * BLOCK_M + tl.arange(0, BLOCK_M)  # 64-bit: rows·n of w
+def _row_block(Q, n_q, d, dv, stride_qn, stride_qd, BLOCK_M: tl.constexpr, BLOCK_D: tl.constexpr,
+               BLOCK_DV: tl.constexpr):
+    """This program's block of rows (64-bit: rows·n_k of w), the padded index ranges of d and dv with
+    their masks, and the rows of Q (zero outside the masks)."""
+    rows = tl.program_id(0).to(tl.int64) * BLOCK_M + tl.arange(0, BLOCK_M)
     rmask = rows < n_q
     kd = tl.arange(0, BLOCK_D)
     kdmask = kd < d
@@ -71,6 +69,18 @@ def _flash_forward_kernel(Q, K, V, W, O, ROW_MAX, ROW_SUM, REG, n_q, n_k, d, dv,
     vdmask = vd < dv
     q = tl.load(Q + rows[:, None] * stride_qn + kd[None, :] * stride_qd,
                 mask=rmask[:, None] & kdmask[None, :], other=0.0)
+    return rows, rmask, kd, kdmask, vd, vdmask, q
+
+
+@triton.jit
+def _flash_forward_kernel(Q, K, V, W, O, ROW_MAX, ROW_SUM, REG, n_q, n_k, d, dv,
+                          stride_qn, stride_qd, stride_kn, stride_kd, stride_vn, stride_vd,
+                          stride_wm, stride_wn, stride_on, stride_od,
+                          HAS_W: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
+                          BLOCK_D: tl.constexpr, BLOCK_DV: tl.constexpr):
+    """Rows of O = rowsoftmax(Q Kᵀ) V, with m = max_p U_jp, ℓ = Σ_p e^{U_jp - m} and Σ_p w²U² per row."""
+    rows, rmask, kd, kdmask, vd, vdmask, q = _row_block(Q, n_q, d, dv, stride_qn, stride_qd,
+                                                        BLOCK_M, BLOCK_D, BLOCK_DV)
     neg_inf = float("-inf")
     m_i = tl.full([BLOCK_M], neg_inf, dtype=Q.dtype.element_ty)
     l_i = tl.zeros([BLOCK_M], dtype=Q.dtype.element_ty)
@@ -112,14 +122,8 @@ def _flash_dq_kernel(Q, K, V, C, W, ROW_MAX, ROW_SUM, DELTA, DQ, n_q, n_k, d, dv
                      HAS_W: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
                      BLOCK_D: tl.constexpr, BLOCK_DV: tl.constexpr):
     """Rows of R K, R = 2 S∘(C Vᵀ - δ 1ᵀ) + w²∘U, with U and S rebuilt tile by tile."""
-    rows = tl.program_id(0).to(tl.int64) * BLOCK_M + tl.arange(0, BLOCK_M)  # 64-bit: rows·n of w
-    rmask = rows < n_q
-    kd = tl.arange(0, BLOCK_D)
-    kdmask = kd < d
-    vd = tl.arange(0, BLOCK_DV)
-    vdmask = vd < dv
-    q = tl.load(Q + rows[:, None] * stride_qn + kd[None, :] * stride_qd,
-                mask=rmask[:, None] & kdmask[None, :], other=0.0)
+    rows, rmask, kd, kdmask, vd, vdmask, q = _row_block(Q, n_q, d, dv, stride_qn, stride_qd,
+                                                        BLOCK_M, BLOCK_D, BLOCK_DV)
     c = tl.load(C + rows[:, None] * stride_cn + vd[None, :] * stride_cd,
                 mask=rmask[:, None] & vdmask[None, :], other=0.0)
     m = tl.load(ROW_MAX + rows, mask=rmask, other=0.0)  # finite on padded rows too
