@@ -47,7 +47,7 @@ def one(n: int, d: int, density: float | None, threads: int) -> dict:
     sys.path.insert(0, str(ROOT))
     from pipeline.data.synthetic import synthesize_p1
     from pipeline.problems import CountingOracle, SoftmaxRegression
-    from pipeline.schema import SyntheticData
+    from pipeline.data import SyntheticData
     from pipeline.solvers import StopRule, make_solver
 
     torch.set_num_threads(threads)

@@ -9,10 +9,11 @@ from __future__ import annotations
 import contextlib
 import warnings
 
+import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["is_sparse", "matvec", "matmat", "rmatvec", "rmatmat", "scaled_gram", "row_block", "matmat_row_norms2"]
+__all__ = ["to_torch", "is_sparse", "matvec", "matmat", "rmatvec", "rmatmat", "scaled_gram", "row_block", "matmat_row_norms2"]
 
 
 @contextlib.contextmanager
@@ -21,6 +22,16 @@ def _csr_beta_quiet():
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
         yield
+
+
+def to_torch(A, dtype=torch.float64, device="cpu") -> Tensor:
+    """A numpy array as a dense tensor, or a scipy.sparse matrix as a coalesced sparse COO tensor."""
+    if hasattr(A, "tocoo"):  # scipy.sparse
+        coo = A.tocoo()
+        idx = torch.as_tensor(np.vstack([coo.row, coo.col]), dtype=torch.int64)
+        vals = torch.as_tensor(coo.data, dtype=dtype)
+        return torch.sparse_coo_tensor(idx, vals, coo.shape, device=device, check_invariants=True).coalesce()
+    return torch.as_tensor(A, dtype=dtype, device=device)
 
 
 def is_sparse(A: Tensor) -> bool:

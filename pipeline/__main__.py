@@ -1,5 +1,5 @@
 """``python -m pipeline [overrides]``: synthesize -> solve for one config, or a sweep with ``-m``."""
-from pipeline.cli import run_pipeline
+from pipeline.solve import main
 
 if __name__ == "__main__":
-    run_pipeline()
+    main()

@@ -1,7 +1,8 @@
 """``python -m pipeline.report``: the theorem ledger, ``reports/theorems.md`` and ``.html``.
 
 Reads only result files: ``results/verify/verdicts.json`` (one row per claim)
-and, for every study in ``conf/study/``, its ``fit.csv`` and figure. Writes a
+and, for every study in ``conf/study/`` (and in the config folders of papers outside the lab), its
+``fit.csv`` and figure. Writes a
 Markdown ledger and a self-contained HTML page (inline style, figures embedded
 as data URIs). Both are byte-stable: no timestamps, no absolute paths, no
 MLflow run ids (those differ on every rerun); each claim instead carries a
@@ -16,13 +17,14 @@ import json
 import sys
 from pathlib import Path
 
-import pandas as pd
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-from pipeline.errors import ConfigError
-from pipeline.paths import CONF_DIR
-from pipeline.results import ledger_key
-from pipeline.verify import _order
+from pipeline import papers
+from pipeline.cli import main as front_door
+from pipeline.core.errors import ConfigError
+from pipeline.core.paths import CONF_DIR
+from pipeline.core.records import ledger_key
+from pipeline.studies import catalogue
 
 
 def fmt(v, digits: int = 4) -> str:
@@ -36,18 +38,9 @@ def fmt(v, digits: int = 4) -> str:
 
 
 def studies(results: Path) -> list[dict]:
-    """Every study of conf/study with its fit table and figure (if its results exist)."""
-    out = []
-    for path in sorted((CONF_DIR / "study").glob("*.yaml")):
-        spec = OmegaConf.load(path).study
-        t = "_timing" if spec.get("timing", False) else ""
-        fit = results / spec.name / f"fit{t}.csv"
-        fig = results / "figures" / f"{spec.name}{t}.png"
-        out.append({"name": spec.name, "paper": spec.paper, "title": spec.get("title", spec.name), "timing": bool(t), "group_by": spec.get("group_by", "solver"),
-                    "kind": spec.get("kind", "scaling"),
-                    "claims": list(spec.get("claims", [])), "fit": pd.read_csv(fit) if fit.is_file() else None,
-                    "figure": fig if fig.is_file() else None})
-    return out
+    """Every study of conf/study and of the papers outside the lab, with its fit table and figure (if its
+    results exist)."""
+    return catalogue([CONF_DIR / "study", *papers.study_dirs()], results)
 
 
 def summary_rows(verdicts: list[dict], study_list: list[dict]) -> list[dict]:
@@ -186,8 +179,8 @@ def _data_uri(path: Path | None) -> str:
     return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode() if path else ""
 
 
-def render_html(verdicts, study_list, profile: str, results: Path, timed_claims=(), timed_studies=(),
-                title: str = "Theorem ledger") -> str:
+def _html_summary(verdicts, study_list, timed_claims, timed_studies) -> tuple[str, str]:
+    """The summary table's rows and the pointers to the timing ledger."""
     e = html.escape
     items = timed_items(timed_claims, timed_studies)
     pointers = ("<h2>Wall-clock claims and studies</h2><p>" + e(TIMING_NOTE) + " See <a href='theorems_timing.html'>"
@@ -197,6 +190,12 @@ def render_html(verdicts, study_list, profile: str, results: Path, timed_claims=
     for r in summary_rows(verdicts, study_list):
         rows.append(f"<tr><td>{e(r['paper'])}</td><td class=pass>{r['passed']}</td><td class=fail>{r['failed']}</td>"
                     f"<td class=unknown>{r['unknown']}</td><td>{e(r['laws'] or '—')}</td></tr>")
+    return "".join(rows), pointers
+
+
+def _html_claims(verdicts, study_list, results: Path) -> str:
+    """The claims table: one row per verdict."""
+    e = html.escape
     claims = []
     for v in verdicts:
         name, path = claim_figure(v["claim"], study_list, results)
@@ -209,6 +208,12 @@ def render_html(verdicts, study_list, profile: str, results: Path, timed_claims=
             f"{e(v['measured_label'])}</div></td><td>{bound}</td><td>{e(fmt(v['tight']))}</td>"
             f"<td class={v['verdict']}>{v['verdict']}</td><td>{e(fmt(v['slack']))}</td><td>{fig}</td>"
             f"<td><code>{ledger_key(v)}</code></td></tr>")
+    return "".join(claims)
+
+
+def _html_evidence(verdicts, results: Path) -> list[str]:
+    """Each claim's own figure and table of evidence."""
+    e = html.escape
     gallery = []
     for v in verdicts:
         _, p = claim_figure(v["claim"], [], results)
@@ -221,28 +226,36 @@ def render_html(verdicts, study_list, profile: str, results: Path, timed_claims=
             cols, trows = table
             gallery.append("<table><tr>" + "".join(f"<th>{e(c)}</th>" for c in cols) + "</tr>" + "".join(
                 "<tr>" + "".join(f"<td>{e(fmt(r.get(c)))}</td>" for c in cols) + "</tr>" for r in trows) + "</table>")
-    gallery.append("<h2>Studies</h2>")
-    for s in study_list:
-        gallery.append(f"<h3 id='fig-{e(s['name'])}'>{e(s['name'])} — {e(s['title'])}</h3>")
-        if s["fit"] is None:
-            gallery.append("<p>No results yet.</p>")
-            continue
-        if s["kind"] == "trace":
-            cols = list(s["fit"].columns)
-            body = "".join("<tr>" + "".join(f"<td>{e(fmt(v))}</td>" for v in r) + "</tr>"
-                           for r in s["fit"].itertuples(index=False))
-            gallery.append(f"<div class=gallery><img alt='{e(s['name'])}' src='{_data_uri(s['figure'])}'></div>"
-                           "<table><tr>" + "".join(f"<th>{e(c)}</th>" for c in cols) + f"</tr>{body}</table>")
-            continue
-        fits = "".join(
-            f"<tr><td>{e(str(r.group))}</td><td>{r.runs}</td><td>{r.not_reached}</td><td>{fmt(r.slope, 3)}</td>"
-            f"<td>[{fmt(r.ci_low, 3)}, {fmt(r.ci_high, 3)}]</td><td>{fmt(r.theory_slope)}</td>"
-            f"<td>{'[' + fmt(r.band_low) + ', ' + fmt(r.band_high) + ']' if r.band_low == r.band_low else '—'}</td>"
-            f"<td class={r.verdict if r.verdict in ('pass', 'fail') else 'muted'}>{e(r.verdict)}</td></tr>"
-            for r in s["fit"].itertuples())
-        gallery.append(f"<div class=gallery><img alt='{e(s['name'])}' src='{_data_uri(s['figure'])}'></div>"
-                       f"<table><tr><th>{e(s['group_by'])}</th><th>runs</th><th>not reached</th><th>fitted slope</th><th>95% CI</th>"
-                       f"<th>theory</th><th>band</th><th>verdict</th></tr>{fits}</table>")
+    return gallery
+
+
+def _html_study(s) -> str:
+    """One study's figure and its fit table (or trace summary)."""
+    e = html.escape
+    head = f"<h3 id='fig-{e(s['name'])}'>{e(s['name'])} — {e(s['title'])}</h3>"
+    if s["fit"] is None:
+        return head + "<p>No results yet.</p>"
+    img = f"<div class=gallery><img alt='{e(s['name'])}' src='{_data_uri(s['figure'])}'></div>"
+    if s["kind"] == "trace":
+        cols = list(s["fit"].columns)
+        body = "".join("<tr>" + "".join(f"<td>{e(fmt(v))}</td>" for v in r) + "</tr>"
+                       for r in s["fit"].itertuples(index=False))
+        return head + img + "<table><tr>" + "".join(f"<th>{e(c)}</th>" for c in cols) + f"</tr>{body}</table>"
+    fits = "".join(
+        f"<tr><td>{e(str(r.group))}</td><td>{r.runs}</td><td>{r.not_reached}</td><td>{fmt(r.slope, 3)}</td>"
+        f"<td>[{fmt(r.ci_low, 3)}, {fmt(r.ci_high, 3)}]</td><td>{fmt(r.theory_slope)}</td>"
+        f"<td>{'[' + fmt(r.band_low) + ', ' + fmt(r.band_high) + ']' if r.band_low == r.band_low else '—'}</td>"
+        f"<td class={r.verdict if r.verdict in ('pass', 'fail') else 'muted'}>{e(r.verdict)}</td></tr>"
+        for r in s["fit"].itertuples())
+    return (head + img + f"<table><tr><th>{e(s['group_by'])}</th><th>runs</th><th>not reached</th><th>fitted slope</th>"
+            f"<th>95% CI</th><th>theory</th><th>band</th><th>verdict</th></tr>{fits}</table>")
+
+
+def render_html(verdicts, study_list, profile: str, results: Path, timed_claims=(), timed_studies=(),
+                title: str = "Theorem ledger") -> str:
+    e = html.escape
+    rows, pointers = _html_summary(verdicts, study_list, timed_claims, timed_studies)
+    gallery = _html_evidence(verdicts, results) + ["<h2>Studies</h2>"] + [_html_study(s) for s in study_list]
     return (
         f"<!doctype html><html lang=en><head><meta charset=utf-8><title>softmax-lab: {e(title.lower())}</title>"
         f"<style>{CSS}</style></head><body><h1>{e(title)}</h1>"
@@ -251,10 +264,10 @@ def render_html(verdicts, study_list, profile: str, results: Path, timed_claims=
         "<code>verify</code> whose tag <code>ledger_key</code> is the key shown. Slack: the factor by which the "
         "measured value sits inside the paper's bound (above 1: inside).</p>"
         "<h2>Summary</h2><table><tr><th>paper</th><th>passed</th><th>failed</th><th>paper bound unknown</th>"
-        f"<th>study laws</th></tr>{''.join(rows)}</table>{pointers}"
+        f"<th>study laws</th></tr>{rows}</table>{pointers}"
         "<h2>Claims</h2><table><tr><th>claim</th><th>paper</th><th>statement and criterion</th><th>measured</th>"
         "<th>paper's bound</th><th>tight reference</th><th>verdict</th><th>slack</th><th>figure</th>"
-        f"<th>MLflow ledger key</th></tr>{''.join(claims)}</table>"
+        f"<th>MLflow ledger key</th></tr>{_html_claims(verdicts, study_list, results)}</table>"
         f"<h2>Evidence of the claims</h2>{''.join(gallery)}</body></html>\n")
 
 
@@ -264,13 +277,10 @@ def report(cfg: DictConfig) -> dict:
     if not verdict_file.is_file():
         raise ConfigError("results_dir", f"no verdicts at {verdict_file}; run python -m pipeline.verify first")
     verdicts = json.loads(verdict_file.read_text())
-    from pipeline.claims import CLAIMS
-
     every = studies(results)
     study_list = [s for s in every if not s["timing"]]
     timed_studies = [s for s in every if s["timing"]]
-    timed_claims = [{"claim": c.id, "paper": c.paper, "statement": c.statement}
-                    for c in sorted(CLAIMS.values(), key=lambda c: _order(c.id)) if c.timing]
+    timed_claims = [{"claim": c.id, "paper": c.paper, "statement": c.statement} for c in papers.claims() if c.timing]
     out_dir = Path(cfg.reports_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     name = cfg.profile.name
@@ -287,9 +297,7 @@ def report(cfg: DictConfig) -> dict:
 
 
 def main() -> None:
-    from pipeline.cli import main as cli_main
-
-    sys.exit(cli_main(report, extra_check=None))
+    sys.exit(front_door(report, extra_check=None))
 
 
 if __name__ == "__main__":

@@ -13,15 +13,17 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
+from pipeline.cli import main as front_door
+from pipeline.core.paths import project_root
+from pipeline.core.records import write_json
 from pipeline.data import matrix, save_instance
-from pipeline.job import setup
-from pipeline.results import write_json
+from pipeline.reference import build_instance
 
 
 def synthesize(cfg: DictConfig) -> dict:
     from hydra.core.hydra_config import HydraConfig
 
-    inst = setup(cfg)
+    inst = build_instance(cfg, Path(project_root()) / ".cache" / "instances")
     out = Path(HydraConfig.get().runtime.output_dir)
     fields = {k: v for k, v in inst.arrays.items() if k != "A"} | matrix.to_fields(inst.arrays["A"])
     save_instance(out / "instance.npz", x_star=inst.x_star, **fields)
@@ -34,9 +36,7 @@ def synthesize(cfg: DictConfig) -> dict:
 
 
 def main() -> None:
-    from pipeline.cli import main as cli_main
-
-    sys.exit(cli_main(synthesize))
+    sys.exit(front_door(synthesize))
 
 
 if __name__ == "__main__":

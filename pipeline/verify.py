@@ -1,14 +1,13 @@
 """``python -m pipeline.verify [claims=[C1.1,C1.4]] [profile=full]``: run the claims' checks.
 
-Writes ``<results_dir>/verify/verdicts.json``, ``verdicts.csv`` and
-``verdicts.md`` (the ledger's rows; byte-stable) and, for the wall-clock claims
-(registered with ``timing=True``), ``timing_verdicts.json/.csv/.md``; mirrors
-each verdict to MLflow as a child run of one ``verify`` run. A failed claim is a finding, not an error:
-the exit status is 0 whenever every check ran.
+Writes ``<results_dir>/verify/verdicts.json``, ``verdicts.csv`` and ``verdicts.md`` (the ledger's
+rows in the registry's order; byte-stable) and, for the wall-clock claims (registered with
+``timing=True``), ``timing_verdicts.json/.csv/.md``; mirrors each verdict to the tracking sink as a
+child run of one ``verify`` run. A failed claim is a finding, not an error: the exit status is 0
+whenever every check ran.
 """
 from __future__ import annotations
 
-import contextlib
 import sys
 import time
 from pathlib import Path
@@ -16,35 +15,32 @@ from pathlib import Path
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from pipeline.claims import CLAIMS, Context, Verdict
-from pipeline.errors import ConfigError
-from pipeline.paths import project_root
-from pipeline.results import ledger_key, round_floats, write_json
+from pipeline import papers, tracking
+from pipeline.cli import main as front_door
+from pipeline.core.errors import ConfigError
+from pipeline.core.records import flatten, ledger_key, round_floats, study_tags, write_json
+from pipeline.core.sink import Run, Sink
 
 
 def select(cfg: DictConfig) -> list[str]:
     """The claims to check: ``claims`` if given, else every registered claim whose studies have results
     (a claim judged on studies is left out, with a note, until its studies have run)."""
+    registered = [c.id for c in papers.claims()]
     if cfg.claims:
         wanted = list(cfg.claims)
-        unknown = [c for c in wanted if c not in CLAIMS]
+        unknown = [c for c in wanted if c not in registered]
         if unknown:
-            raise ConfigError("claims", f"unknown claim {unknown[0]!r}; registered: {', '.join(sorted(CLAIMS, key=_order))}")
+            raise ConfigError("claims", f"unknown claim {unknown[0]!r}; registered: {', '.join(registered)}")
         return wanted
     wanted = []
-    for cid in sorted(CLAIMS, key=_order):
-        missing = [s for s in CLAIMS[cid].studies if not (Path(cfg.results_dir) / s / "table.csv").is_file()]
+    for c in papers.claims():
+        missing = [s for s in c.studies if not (Path(cfg.results_dir) / s / "table.csv").is_file()]
         if missing:
-            print(f"note: {cid} left out: it is judged on study {missing[0]}, which has no results yet "
+            print(f"note: {c.id} left out: it is judged on study {missing[0]}, which has no results yet "
                   f"(python -m pipeline -m +study={missing[0]})", file=sys.stderr)
             continue
-        wanted.append(cid)
+        wanted.append(c.id)
     return wanted
-
-
-def _order(cid: str):
-    head, _, num = cid.partition(".")
-    return (head, int(num) if num.isdigit() else num)
 
 
 def fmt(v) -> str:
@@ -65,80 +61,77 @@ def ledger_md(rows: list[dict]) -> str:
     return head + body
 
 
+def mirror(sink: Sink, parent: Run, cfg: DictConfig, row: dict) -> str | None:
+    """One claim's verdict as a child run of the verify run (tag ``ledger_key``, as in the report)."""
+    tags = dict(study_tags(cfg), claims=row["claim"], paper=row["paper"], verdict=row["verdict"], kind="claim",
+                ledger_key=ledger_key(row))
+    with sink.run(row["claim"], tags, parent.run_id, experiment="verify") as run:
+        run.params({"statement": row["statement"], "criterion": row["criterion"], "bound_label": row["bound_label"],
+                    "measured_label": row["measured_label"],
+                    **{f"sizes.{k}": v for k, v in flatten(OmegaConf.to_container(cfg.profile.verify)).items()}})
+        run.metrics({"measured": row["measured"], "bound": row["bound"], "tight": row["tight"],
+                     "slack": row["slack"] if row["slack"] not in (None, float("inf")) else None,
+                     "passed": float(row["passed"]), "seconds": row["seconds"]})
+        run.tags({"status": "finished"})
+        run.end("FINISHED")
+        return run.run_id
+
+
+def check_all(cfg: DictConfig, ids: list[str], sink: Sink, parent: Run) -> list[dict]:
+    """Run each claim's check; its rounded verdict record, with the seconds it took and its run id."""
+    ctx = papers.Context(sizes=cfg.profile.verify, seed=int(cfg.seed), dtype=getattr(torch, cfg.dtype),
+                         device=torch.device(cfg.device), results_dir=Path(cfg.results_dir))
+    rows = []
+    for cid in ids:
+        t0 = time.perf_counter()
+        v = papers.CLAIMS[cid].run(ctx)
+        row = round_floats(v.as_dict())
+        row["seconds"] = time.perf_counter() - t0
+        row["mlflow_run_id"] = mirror(sink, parent, cfg, row)
+        rows.append(row)
+        print(f"{cid:6s} {row['verdict']:4s}  measured {fmt(v.measured)} ({v.measured_label}); "
+              f"bound {fmt(v.bound) if v.bound is not None else v.bound_label}; tight {fmt(v.tight)} "
+              f"[{row['seconds']:.1f} s]")
+    return rows
+
+
+def write_verdicts(rows: list[dict], out_dir: Path, profile: str) -> None:
+    """The verdict files: main and wall-clock ones apart; a set left untouched when this run has none
+    of its claims and its files exist. ``timing_verify.json``: seconds and run id per claim."""
+    import pandas as pd
+
+    clean = [{k: r[k] for k in r if k not in ("seconds", "mlflow_run_id")} for r in rows]
+    for prefix, part in (("", [r for r in clean if not papers.CLAIMS[r["claim"]].timing]),
+                         ("timing_", [r for r in clean if papers.CLAIMS[r["claim"]].timing])):
+        if part or not (out_dir / f"{prefix}verdicts.json").exists():
+            write_json(out_dir / f"{prefix}verdicts.json", part)
+            pd.DataFrame([{k: v for k, v in r.items() if k != "details"} for r in part]).to_csv(
+                out_dir / f"{prefix}verdicts.csv", index=False, float_format="%.6g")
+            title = "Wall-clock verdicts" if prefix else "Verdicts"
+            (out_dir / f"{prefix}verdicts.md").write_text(f"# {title} ({profile} profile)\n\n{ledger_md(part)}")
+    write_json(out_dir / "timing_verify.json", {r["claim"]: {"seconds": r["seconds"], "mlflow_run_id": r["mlflow_run_id"]}
+                                               for r in rows})
+
+
 def verify(cfg: DictConfig) -> list[dict]:
     ids = select(cfg)
-    ctx = Context(sizes=cfg.profile.verify, seed=int(cfg.seed), dtype=getattr(torch, cfg.dtype),
-                  device=torch.device(cfg.device), results_dir=Path(cfg.results_dir))
     out_dir = Path(cfg.results_dir) / "verify"
-    logger_parent = None
-    if cfg.tracking.backend != "off":
-        from pipeline import tracking
-
-        tracking.ensure_store(cfg.tracking.uri)
-        tags = dict(tracking.base_tags(cfg, project_root()), kind="verify", claims=",".join(ids))
-        logger_parent = tracking.RunLogger(cfg.tracking.uri, "verify", cfg.tracking.artifact_root,
-                                           f"verify {cfg.profile.name}", tags)
-    rows = []
-    with logger_parent if logger_parent is not None else contextlib.nullcontext():
-        for cid in ids:
-            c = CLAIMS[cid]
-            t0 = time.perf_counter()
-            v: Verdict = c.check(ctx)
-            row = round_floats(v.as_dict())
-            row["seconds"] = time.perf_counter() - t0
-            row["mlflow_run_id"] = _mirror(cfg, logger_parent, row) if logger_parent else None
-            rows.append(row)
-            print(f"{cid:6s} {row['verdict']:4s}  measured {fmt(v.measured)} ({v.measured_label}); "
-                  f"bound {fmt(v.bound) if v.bound is not None else v.bound_label}; tight {fmt(v.tight)} "
-                  f"[{row['seconds']:.1f} s]")
-        clean = [{k: r[k] for k in r if k not in ("seconds", "mlflow_run_id")} for r in rows]
-        for prefix, part in (("", [r for r in clean if not CLAIMS[r["claim"]].timing]),
-                             ("timing_", [r for r in clean if CLAIMS[r["claim"]].timing])):
-            if part or not (out_dir / f"{prefix}verdicts.json").exists():
-                write_json(out_dir / f"{prefix}verdicts.json", part)
-                _csv(out_dir / f"{prefix}verdicts.csv", part)
-                title = "Wall-clock verdicts" if prefix else "Verdicts"
-                (out_dir / f"{prefix}verdicts.md").write_text(f"# {title} ({cfg.profile.name} profile)\n\n{ledger_md(part)}")
-        write_json(out_dir / "timing_verify.json", {r["claim"]: {"seconds": r["seconds"], "mlflow_run_id": r["mlflow_run_id"]}
-                                                   for r in rows})
-        if logger_parent is not None:
-            logger_parent.metrics({"passed": sum(r["passed"] for r in rows), "failed": sum(not r["passed"] for r in rows)})
-            logger_parent.artifacts([out_dir / "verdicts.json", out_dir / "verdicts.md"])
-            logger_parent.set_tags({"status": "finished"})
-            logger_parent.end("FINISHED")
+    sink = tracking.sink(cfg.tracking)
+    sink.open()
+    tags = dict(study_tags(cfg), kind="verify", claims=",".join(ids))
+    with sink.run(f"verify {cfg.profile.name}", tags, experiment="verify") as parent:
+        rows = check_all(cfg, ids, sink, parent)
+        write_verdicts(rows, out_dir, cfg.profile.name)
+        parent.metrics({"passed": sum(r["passed"] for r in rows), "failed": sum(not r["passed"] for r in rows)})
+        parent.artifacts([out_dir / "verdicts.json", out_dir / "verdicts.md"])
+        parent.tags({"status": "finished"})
+        parent.end("FINISHED")
     print(f"verdicts: {out_dir / 'verdicts.md'}")
     return rows
 
 
-def _csv(path: Path, rows: list[dict]) -> None:
-    import pandas as pd
-
-    flat = [{k: v for k, v in r.items() if k != "details"} for r in rows]
-    pd.DataFrame(flat).to_csv(path, index=False, float_format="%.6g")
-
-
-def _mirror(cfg: DictConfig, parent, row: dict) -> str:
-    from pipeline import tracking
-
-    tags = dict(tracking.base_tags(cfg, project_root()), claims=row["claim"], paper=row["paper"],
-                verdict=row["verdict"], kind="claim", ledger_key=ledger_key(row))
-    with tracking.RunLogger(cfg.tracking.uri, "verify", cfg.tracking.artifact_root, row["claim"], tags,
-                            parent.run_id) as log:
-        log.log_params({"statement": row["statement"], "criterion": row["criterion"],
-                        "bound_label": row["bound_label"], "measured_label": row["measured_label"],
-                        **{f"sizes.{k}": v for k, v in tracking.flatten(OmegaConf.to_container(cfg.profile.verify)).items()}})
-        log.metrics({"measured": row["measured"], "bound": row["bound"], "tight": row["tight"],
-                     "slack": row["slack"] if row["slack"] not in (None, float("inf")) else None,
-                     "passed": float(row["passed"]), "seconds": row["seconds"]})
-        log.set_tags({"status": "finished"})
-        log.end("FINISHED")
-        return log.run_id
-
-
 def main() -> None:
-    from pipeline.cli import main as cli_main
-
-    sys.exit(cli_main(verify, extra_check=lambda cfg: select(cfg)))
+    sys.exit(front_door(verify, extra_check=lambda cfg: select(cfg)))
 
 
 if __name__ == "__main__":

@@ -47,17 +47,10 @@ def instance_file(tmp_path):
 
 
 def compose(overrides=(), config_name="config"):
-    """The composed config for some overrides, through Hydra's compose API."""
-    from hydra import compose as hcompose, initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
+    """The composed config for some overrides, through Hydra's compose API (pipeline.cli.compose)."""
+    from pipeline.cli import compose as lab_compose
 
-    from pipeline.paths import CONF_DIR
-    from pipeline.schema import register_configs
-
-    register_configs()
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
-        return hcompose(config_name, overrides=list(overrides))
+    return lab_compose(overrides, config_name)
 
 
 def skip_unless_ci(reason: str) -> None:

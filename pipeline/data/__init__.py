@@ -1,140 +1,64 @@
-"""Instances: synthesis or loading, the reference optimum x*, and a content-addressed cache.
+"""Instances as data: the generators and file readers of every data kind, their config schemas, and
+the content-addressed cache (:mod:`pipeline.data.cache`).
 
-``build_instance(cfg)`` returns the same :class:`Instance` for the same data
-config, seed and reference settings, wherever and however often it is called:
-the first call computes it and stores it under ``<cache_dir>/<hash>.npz``;
-every solver in a sweep then sees the identical instance.
+``raw_arrays(cfg)`` builds or loads the arrays of the instance that ``cfg.data`` describes, from
+the run's ``seed``; nothing here solves anything (the reference optimum x* is computed above this
+layer, in :mod:`pipeline.reference`). A data kind is one entry of :data:`KINDS`: its schema (the
+config group ``data``'s ``<kind>_schema``) and the function that makes its arrays.
 """
 from __future__ import annotations
 
-import hashlib
-import json
-import math
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
-import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-from pipeline.data import matrix
-from pipeline.data.attention import load_attention, synthesize_p3
-from pipeline.data.io import load_instance, save_instance
-from pipeline.data.synthetic import synthesize_p1
-from pipeline.data.zo import synthesize_p2
-
-CACHE_VERSION = "p1-instance-v1"
-#: Data kinds of the P2 problem (pipeline/data/zo.py); the others are P1's.
-P2_KINDS = ("lowrank", "finite_sum")
-#: Data kinds read from a file: the key hashes the file's bytes instead of the seed.
-FILE_KINDS = ("file", "attention_file")
+from pipeline.data.attention import AttentionData, AttentionFileData, load_attention, synthesize_p3
+from pipeline.data.io import FileData, load_instance, save_instance
+from pipeline.data.synthetic import SyntheticData, synthesize_p1
+from pipeline.data.zo import FiniteSumData, LowRankData, finite_sum, lowrank
 
 
-@dataclass
-class Instance:
-    arrays: dict[str, np.ndarray]
-    x_star: np.ndarray
-    f_star: float
-    constants: dict[str, float] = field(default_factory=dict)
-    key: str = ""
+@dataclass(frozen=True)
+class Kind:
+    """One data kind: its config schema, how its arrays are made, and whether they come from a file
+    (then the instance is identified by the file's bytes, not by the seed)."""
+
+    schema: type
+    make: Callable[[DictConfig, int], dict[str, np.ndarray]]
+    from_file: bool = False
 
 
-def instance_key(cfg: DictConfig) -> str:
-    """Hash of what determines the instance: problem, data, seed (synthetic) or file bytes, reference."""
-    data = OmegaConf.to_container(cfg.data, resolve=True)
-    data.pop("cache", None)
-    payload = {"v": CACHE_VERSION, "problem": cfg.problem.name, "data": data,
-               "reference": OmegaConf.to_container(cfg.reference, resolve=True)}
-    if data["kind"] in FILE_KINDS:
-        payload["file_sha256"] = hashlib.sha256(Path(data["path"]).read_bytes()).hexdigest()
-        payload["data"].pop("path")
-    else:
-        payload["seed"] = int(cfg.seed)
-    blob = json.dumps(payload, sort_keys=True, default=str).encode()
-    return hashlib.sha256(blob).hexdigest()[:20]
+KINDS: dict[str, Kind] = {
+    "synthetic": Kind(SyntheticData, synthesize_p1),
+    "file": Kind(FileData, lambda c, seed: load_instance(c.path), from_file=True),
+    "lowrank": Kind(LowRankData, lowrank),
+    "finite_sum": Kind(FiniteSumData, finite_sum),
+    "attention": Kind(AttentionData, synthesize_p3),
+    "attention_file": Kind(AttentionFileData, lambda c, seed: load_attention(c), from_file=True),
+}
+#: Data kinds read from a file: the instance key hashes the file's bytes instead of the seed.
+FILE_KINDS = tuple(k for k, v in KINDS.items() if v.from_file)
 
 
 def raw_arrays(cfg: DictConfig) -> dict[str, np.ndarray]:
-    if cfg.data.kind == "file":
-        return load_instance(cfg.data.path)
-    if cfg.data.kind == "attention_file":
-        return load_attention(cfg.data)
-    if cfg.data.kind == "attention":
-        return synthesize_p3(cfg.data, int(cfg.seed))
-    if cfg.data.kind in P2_KINDS:
-        return synthesize_p2(cfg.data, int(cfg.seed))
-    return synthesize_p1(cfg.data, int(cfg.seed))
+    """The arrays of the instance of ``cfg.data`` (for a generator, drawn from ``cfg.seed``)."""
+    return KINDS[str(cfg.data.kind)].make(cfg.data, int(cfg.seed))
 
 
-def measure_constants(problem, x_star: torch.Tensor, arrays: dict[str, np.ndarray]) -> dict[str, float]:
-    """ℓ, μ, κ, effective rank of ∇²L(x*), and the spectrum of A (or the problem's own constants)."""
-    if hasattr(problem, "instance_constants"):
-        return problem.instance_constants(x_star)
-    if "A" not in arrays:
-        return dict(problem.stats(x_star))
-    sv = matrix.singular_values(arrays["A"])
-    out = dict(problem.stats(x_star))
-    out.update(n=float(arrays["A"].shape[0]), d=float(arrays["A"].shape[1]), A_norm=float(sv[0]),
-               nnz=float(matrix.nnz(arrays["A"])),
-               A_sigma_min=float(sv[-1]), A_kappa=float(sv[0] / sv[-1]) if sv[-1] > 0 else float("inf"),
-               w2_min=float(np.min(arrays["w"] ** 2)), b_l1=float(np.abs(arrays["b"]).sum()))
-    return out
+def check_file(cfg: DictConfig) -> None:
+    """Read and validate the instance file of a file kind (before any job starts); DataError if bad."""
+    if KINDS[str(cfg.data.kind)].from_file:
+        raw_arrays(cfg)
 
 
-def compute_reference(cfg: DictConfig, arrays: dict[str, np.ndarray]) -> tuple[np.ndarray, float, dict]:
-    """x* by exact Newton with backtracking until ‖∇L‖ ≤ reference.gtol (common.md §5), in float64.
-
-    Newton starts at 0, or at each of the problem's ``reference_starts(arrays)`` (a non-convex
-    problem); x* is then the stationary point of lowest loss among the runs that reached gtol.
-    """
-    from pipeline.problems import PROBLEMS, CountingOracle
-    from pipeline.solvers import Newton, StopRule
-    from pipeline.solvers.base import DIVERGED
-
-    problem = PROBLEMS[cfg.problem.name].from_arrays(arrays, dtype=torch.float64)
-    if cfg.reference.get("method", "newton") == "none":
-        sizes = getattr(problem, "size_constants", None)
-        return np.full(problem.dim, np.nan), math.nan, (sizes() if sizes is not None else {})
-    starts = getattr(problem, "reference_starts", None)
-    x0s = ([torch.as_tensor(x, dtype=torch.float64) for x in starts(arrays)] if starts is not None
-           else [torch.zeros(problem.dim, dtype=torch.float64)])
-    stop = StopRule(eps=None, gtol=float(cfg.reference.gtol), max_iter=int(cfg.reference.max_iter))
-    solve = getattr(problem, "reference_solve", "cholesky")
-    best = None
-    for i, x0 in enumerate(x0s):
-        trace = Newton(label="reference", solve=solve).run(CountingOracle(problem), x0, stop)
-        ok = trace.status != DIVERGED and trace.last.grad_norm <= 10 * float(cfg.reference.gtol)
-        key = (not ok, float(problem.loss(trace.x)))
-        if best is None or key < best[0]:
-            best = (key, trace, i)
-    _, trace, chosen = best
-    x_star = trace.x
-    consts = measure_constants(problem, x_star, arrays)
-    consts.update(ref_grad_norm=trace.last.grad_norm, ref_iterations=float(trace.iterations))
-    if len(x0s) > 1:
-        consts["ref_start"] = float(chosen)
-    return x_star.numpy(), float(problem.loss(x_star)), consts
+def store_schemas(cs) -> None:
+    """Register every data kind's schema in Hydra's ConfigStore ``cs`` as ``data/<kind>_schema``."""
+    for name, kind in KINDS.items():
+        cs.store(group="data", name=f"{name}_schema", node=kind.schema)
 
 
-def build_instance(cfg: DictConfig, cache_dir: str | Path | None = None) -> Instance:
-    """The instance for ``cfg`` from the cache, or computed and cached."""
-    key = instance_key(cfg)
-    path = Path(cache_dir or Path(cfg.results_dir).parent / ".cache" / "instances") / f"{key}.npz"
-    if cfg.data.cache and path.is_file():
-        with np.load(path, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files if k not in ("x_star", "meta", *matrix.SPARSE_FIELDS)}
-            if "A" in z.files or "A_data" in z.files:
-                arrays["A"] = matrix.from_fields(z)
-            meta = json.loads(str(z["meta"]))
-            return Instance(arrays, z["x_star"], meta["f_star"], meta["constants"], key)
-    arrays = raw_arrays(cfg)
-    x_star, f_star, consts = compute_reference(cfg, arrays)
-    if cfg.data.cache:
-        meta = json.dumps({"f_star": f_star, "constants": consts}, sort_keys=True)
-        fields = {k: v for k, v in arrays.items() if k != "A"} | (matrix.to_fields(arrays["A"]) if "A" in arrays else {})
-        save_instance(path, x_star=x_star, meta=np.array(meta), **fields)
-    return Instance(arrays, x_star, f_star, consts, key)
-
-
-__all__ = ["Instance", "build_instance", "instance_key", "load_attention", "load_instance", "save_instance",
-           "synthesize_p1", "synthesize_p3"]
+__all__ = ["FILE_KINDS", "KINDS", "AttentionData", "AttentionFileData", "FileData", "FiniteSumData", "Kind",
+           "LowRankData", "SyntheticData", "check_file", "load_attention", "load_instance", "raw_arrays",
+           "save_instance", "store_schemas", "synthesize_p1", "synthesize_p3"]

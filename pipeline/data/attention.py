@@ -7,10 +7,52 @@ vec_r(Y_true), NaN when unknown, as for a file).
 """
 from __future__ import annotations
 
-import numpy as np
+from dataclasses import dataclass
 
+import numpy as np
+from omegaconf import MISSING, DictConfig
+
+from pipeline.core.errors import ConfigError, DataError
+from pipeline.core.spec import check_memory, spec
 from pipeline.data.io import SOLUTIONS, check_real_finite, open_npz, require
-from pipeline.errors import DataError
+
+@dataclass
+class AttentionData:
+    """P3 planted instance (theory P3.6): A_i = N(0, 1)/√d (n×d), X_true and Y_true with entries
+    uniform in [-x_scale, x_scale] and [-y_scale, y_scale], B = S(X_true)A3Y_true + noise·N(0, 1);
+    regulariser weights w_{j0,p}² = ``w2`` and ridge ``lam_y`` (theory P3.1)."""
+
+    kind: str = spec("attention", choices=("attention",))
+    n: int = spec(16, ge=2)
+    d: int = spec(3, ge=1)
+    x_scale: float = spec(1.0, ge=0.0)
+    y_scale: float = spec(1.0, ge=0.0)
+    noise: float = spec(0.0, ge=0.0)
+    w2: float = spec(1e-3, ge=0.0)
+    lam_y: float = spec(1e-3, ge=0.0)
+    shared_inputs: bool = False   # self-attention: A1 = A2 = A3
+    cache: bool = True
+
+    @staticmethod
+    def check(node: DictConfig, prefix: str) -> None:
+        if node.n < node.d:
+            raise ConfigError(f"{prefix}.n", f"must be ≥ {prefix}.d = {node.d} (A_i are n×d of full column rank, "
+                                             f"theory P3.3), got {node.n}")
+        # the n×n×d² intermediates of the x-Hessian and the d²×d² Hessian itself
+        check_memory(f"{prefix}.n", int(8 * (4 * node.n * node.n * node.d ** 2 + 4 * node.d ** 4)))
+
+
+@dataclass
+class AttentionFileData:
+    """A P3 instance from an ``.npz`` file with arrays A1, A2, A3, B (n×d) and optionally w (n×n);
+    without w the weights are w² = ``w2``; the ridge is ``lam_y``."""
+
+    kind: str = spec("attention_file", choices=("attention_file",))
+    path: str = MISSING
+    w2: float = spec(1e-3, ge=0.0)
+    lam_y: float = spec(1e-3, ge=0.0)
+    cache: bool = True
+
 
 #: Arrays an attention instance file must hold (each n×d, n ≥ d).
 REQUIRED = ("A1", "A2", "A3", "B")

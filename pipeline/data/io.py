@@ -12,12 +12,24 @@ from __future__ import annotations
 import contextlib
 import os
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from omegaconf import MISSING
 
+from pipeline.core.errors import DataError
+from pipeline.core.spec import spec
 from pipeline.data.matrix import SPARSE_FIELDS, from_fields, is_sparse
-from pipeline.errors import DataError
+
+@dataclass
+class FileData:
+    """An external instance: an ``.npz`` file with arrays A (n×d), b (n) and w (n)."""
+
+    kind: str = spec("file", choices=("file",))
+    path: str = MISSING
+    cache: bool = True
+
 
 REQUIRED = ("A", "b", "w")
 #: arrays an instance file may hold besides its fields: the solution written with it

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
-import torch
 
 SPARSE_FIELDS = ("A_data", "A_indices", "A_indptr", "A_shape")
 
@@ -37,15 +36,6 @@ def from_fields(z) -> np.ndarray | sp.csr_matrix:
         return z["A"]
     return sp.csr_matrix((z["A_data"], z["A_indices"], z["A_indptr"]), shape=tuple(int(v) for v in z["A_shape"]))
 
-
-def to_torch(A, dtype=torch.float64, device="cpu") -> torch.Tensor:
-    """A dense tensor, or a coalesced sparse COO tensor for sparse A."""
-    if is_sparse(A):
-        coo = sp.coo_matrix(A)
-        idx = torch.as_tensor(np.vstack([coo.row, coo.col]), dtype=torch.int64)
-        vals = torch.as_tensor(coo.data, dtype=dtype)
-        return torch.sparse_coo_tensor(idx, vals, coo.shape, device=device, check_invariants=True).coalesce()
-    return torch.as_tensor(A, dtype=dtype, device=device)
 
 
 def nnz(A) -> int:

@@ -7,10 +7,51 @@ w_i² = C_w + l/σ_min(A)² (assumption A3).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Optional
+
 import numpy as np
 import scipy.sparse as sp
+from omegaconf import DictConfig
 
+from pipeline.core.errors import ConfigError
+from pipeline.core.spec import check_memory, spec
 from pipeline.data.matrix import singular_values as _singular_values
+
+
+@dataclass
+class SyntheticData:
+    """P1 instance generator (theory P1.6): A = U diag(s) Vᵀ, target b, PD weights w."""
+
+    kind: str = spec("synthetic", choices=("synthetic",))
+    n: int = spec(200, ge=2)
+    d: int = spec(10, ge=1)
+    #: the first ``rank`` singular values follow ``spectrum``, the rest sit at R/kappa (null: all d)
+    rank: Optional[int] = spec(None, ge=1)
+    kappa: float = spec(10.0, ge=1.0)             # κ(A) = σ_max/σ_min
+    R: float = spec(1.0, gt=0.0)                  # ‖A‖
+    spectrum: str = spec("geometric", choices=("geometric", "step"))
+    #: set (0 < density ≤ 1) for a sparse A with about density·n·d nonzeros, ‖A‖ = R
+    density: Optional[float] = spec(None, gt=0.0, le=1.0)
+    heavy_fraction: float = spec(0.0, ge=0.0, lt=1.0)   # fraction of rows multiplied by heavy_scale
+    heavy_scale: float = spec(30.0, gt=0.0)
+    #: planted: softmax(A x_true) | simplex: Dirichlet(1) | adversarial: ±e_k
+    b: str = spec("planted", choices=("planted", "simplex", "adversarial"))
+    x_true_norm: float = spec(1.0, ge=0.0)
+    noise: float = spec(0.0, ge=0.0, le=1.0)     # b <- (1 - noise) b + noise · Dirichlet(1)
+    adversarial_sign: int = spec(1, choices=(1, -1))
+    C_w: float = spec(0.25, ge=0.0)               # PD rule w_i² = C_w + l/σ_min(A)² (A3); tight C_w ≥ 0.2405
+    l: float = spec(1.0, ge=0.0)
+    cache: bool = True
+
+    @staticmethod
+    def check(node: DictConfig, prefix: str) -> None:
+        if node.n < node.d:
+            raise ConfigError(f"{prefix}.n", f"must be ≥ {prefix}.d = {node.d} (A is n×d with n ≥ d), got {node.n}")
+        if node.rank is not None and node.rank > node.d:
+            raise ConfigError(f"{prefix}.rank", f"must be ≤ {prefix}.d = {node.d}, got {node.rank}")
+        fill = 1.0 if node.density is None else min(1.0, 2.0 * node.density)
+        check_memory(f"{prefix}.n", int(8 * node.n * node.d * 4 * fill))
 
 
 def singular_values(d: int, kappa: float, R: float, rank: int | None, profile: str) -> np.ndarray:
@@ -55,7 +96,7 @@ def sparse_matrix(n: int, d: int, density: float, R: float, rng: np.random.Gener
 
 
 def synthesize_p1(cfg, seed: int) -> dict[str, np.ndarray]:
-    """Build (A, b, w, x_true) from a ``data`` config (see pipeline.schema.SyntheticData).
+    """Build (A, b, w, x_true) from a ``data`` config (:class:`SyntheticData`).
 
     With ``density`` set, A is sparse (scipy CSR) with ‖A‖ = R and its conditioning as it comes;
     otherwise A = U diag(s) Vᵀ with the requested spectrum.

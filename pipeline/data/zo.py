@@ -6,9 +6,62 @@ regulariser) and ``x_true`` (d).
 """
 from __future__ import annotations
 
-import numpy as np
+from dataclasses import dataclass
 
+import numpy as np
+from omegaconf import DictConfig
+
+from pipeline.core.errors import ConfigError
+from pipeline.core.spec import check_memory, spec
 from pipeline.data.synthetic import softmax_np
+
+
+@dataclass
+class LowRankData:
+    """P2 low-rank instance (theory P2.6, E2): A = U diag(√λ) Vᵀ with ``fast`` unit modes and ``slow``
+    modes at 1/kappa, N = ``rows`` rows, ambient dimension d; b = softmax(A x_true); w² = ``w2``."""
+
+    kind: str = spec("lowrank", choices=("lowrank",))
+    rows: int = spec(400, ge=2)
+    d: int = spec(100, ge=1)
+    fast: int = spec(8, ge=1)
+    slow: int = spec(8, ge=0)
+    kappa: float = spec(40.0, ge=1.0)
+    w2: float = spec(20.0, gt=0.0)
+    x_true_norm: float = spec(1.0, ge=0.0)
+    cache: bool = True
+
+    @staticmethod
+    def check(node: DictConfig, prefix: str) -> None:
+        k = node.fast + node.slow
+        if k > node.d:
+            raise ConfigError(f"{prefix}.fast", f"fast + slow = {k} modes must be ≤ {prefix}.d = {node.d}")
+        if k > node.rows:
+            raise ConfigError(f"{prefix}.rows", f"must be ≥ fast + slow = {k}, got {node.rows}")
+        check_memory(f"{prefix}.d", int(8 * node.rows * node.d * 4 + 8 * node.d * node.d * 4))
+
+
+@dataclass
+class FiniteSumData:
+    """P2 finite-sum dataset (theory P2.6, B-sweep): m instances A_k = (G_0 + h G_k)/√N of N = ``rows``
+    rows; ``centred`` regulariser ½w²‖A_k(x - x_true)‖² (interpolation, B4 holds); ``realizable:
+    false`` is the control with one shared A and b_k = softmax(A(x_true + noise·ξ_k))."""
+
+    kind: str = spec("finite_sum", choices=("finite_sum",))
+    m: int = spec(100, ge=1)
+    rows: int = spec(12, ge=2)
+    d: int = spec(10, ge=1)
+    heterogeneity: float = spec(1.0, ge=0.0)
+    w2: float = spec(1.0, gt=0.0)
+    centred: bool = True
+    realizable: bool = True
+    noise: float = spec(0.3, ge=0.0)
+    x_true_norm: float = spec(1.0, ge=0.0)
+    cache: bool = True
+
+    @staticmethod
+    def check(node: DictConfig, prefix: str) -> None:
+        check_memory(f"{prefix}.m", int(8 * node.m * node.rows * node.d * 3 + 8 * node.m * node.d * node.d * 3))
 
 
 def orthonormal(rng: np.random.Generator, rows: int, cols: int) -> np.ndarray:
@@ -62,9 +115,3 @@ def finite_sum(cfg, seed: int) -> dict[str, np.ndarray]:
     centre = x_true.copy() if cfg.centred else np.zeros(d)
     return {"A": A, "b": b, "w": w, "centre": centre, "x_true": x_true}
 
-
-GENERATORS = {"lowrank": lowrank, "finite_sum": finite_sum}
-
-
-def synthesize_p2(cfg, seed: int) -> dict[str, np.ndarray]:
-    return GENERATORS[str(cfg.kind)](cfg, seed)

@@ -1,10 +1,34 @@
-"""Problems, one module each; ``PROBLEMS`` maps the config name to the class."""
+"""Problems, one module each; ``PROBLEMS`` maps the config's ``problem.name`` to the class.
+
+A problem class holds its instance tensors (``from_arrays``), exposes the oracle of DESIGN.md §3
+(``loss``, ``grad``, ``loss_grad``, ``hess``, ``hvp``, ``stats``) and names the data kinds that build
+its instances (``data_kinds``). Its config schema is :class:`ProblemConfig`.
+"""
+from dataclasses import dataclass
+
+from omegaconf import MISSING
+
+from pipeline.core.spec import spec
 from pipeline.problems.attention_regression import AttentionRegression
-from pipeline.problems.base import CountingOracle, Problem, spectral_stats
+from pipeline.problems.base import CountingOracle, Problem
 from pipeline.problems.softmax_regression import SoftmaxRegression
 from pipeline.problems.zo_softmax import ZOSoftmax
 
-PROBLEMS = {"softmax_regression": SoftmaxRegression, "zo_softmax": ZOSoftmax,
-            "attention_regression": AttentionRegression}
+PROBLEMS = {cls.name: cls for cls in (SoftmaxRegression, ZOSoftmax, AttentionRegression)}
 
-__all__ = ["PROBLEMS", "AttentionRegression", "CountingOracle", "Problem", "SoftmaxRegression", "ZOSoftmax", "spectral_stats"]
+
+@dataclass
+class ProblemConfig:
+    """Which problem a run solves (``problem.name``) and the paper it belongs to."""
+
+    name: str = spec(MISSING, choices=tuple(PROBLEMS))
+    paper: str = MISSING
+
+
+def store_schemas(cs) -> None:
+    """Register the problem group's schema in Hydra's ConfigStore ``cs``."""
+    cs.store(group="problem", name="problem_schema", node=ProblemConfig)
+
+
+__all__ = ["PROBLEMS", "AttentionRegression", "CountingOracle", "Problem", "ProblemConfig", "SoftmaxRegression",
+           "ZOSoftmax", "store_schemas"]

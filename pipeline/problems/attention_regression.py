@@ -17,7 +17,7 @@ from torch import Tensor
 
 from kernels import attention as K
 from kernels.backend import ops
-from pipeline.problems.base import spectral_stats
+from kernels.spectrum import spectral_stats
 
 
 @dataclass
@@ -34,6 +34,7 @@ class AttentionRegression:
     backend: str = "torch"
     name: str = "attention_regression"
     paper: str = "P3"
+    data_kinds: ClassVar[tuple[str, ...]] = ("attention", "attention_file")
     #: block oracles that CountingOracle counts by name (besides loss, grad, hess, hvp)
     COUNTED: ClassVar[tuple[str, ...]] = ("y_step", "grad_x", "hess_x", "hess_x_blocks", "loss_xy")
 
@@ -135,7 +136,7 @@ class AttentionRegression:
         """Where the reference Newton runs start: the planted (X_true, Y_true) when known, and 0.
 
         L is not jointly convex (P3.7 item 4); x* is the stationary point of lowest loss found
-        from these starts (pipeline.data.compute_reference), a local minimiser in general.
+        from these starts (pipeline.reference.compute_reference), a local minimiser in general.
         """
         x = np.asarray(arrays["x_true"], dtype=np.float64)
         zero = np.zeros_like(x)

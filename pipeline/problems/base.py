@@ -27,19 +27,6 @@ class Problem(Protocol):
     def stats(self, x: Tensor) -> dict[str, float]: ...
 
 
-def spectral_stats(H: Tensor) -> dict[str, float]:
-    """ℓ = λ_max, μ = λ_min, κ = ℓ/μ and effective rank r = tr(H)/‖H‖ of a symmetric matrix."""
-    ev = torch.linalg.eigvalsh(0.5 * (H + H.T))
-    ell, mu = float(ev[-1]), float(ev[0])
-    top = float(ev.abs().max())
-    return {
-        "ell": ell,
-        "mu": mu,
-        "kappa": ell / mu if mu > 0 else float("inf"),
-        "effective_rank": float(ev.sum()) / top if top > 0 else 0.0,
-    }
-
-
 class CountingOracle:
     """Wraps a problem and counts oracle calls by kind: loss, grad, hess, hvp, forward (per column)."""
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -9,7 +10,8 @@ from torch import Tensor
 
 from kernels import softmax as K
 from kernels.backend import ops
-from pipeline.problems.base import spectral_stats
+from kernels.matrix import to_torch
+from kernels.spectrum import spectral_stats
 
 
 @dataclass
@@ -23,11 +25,11 @@ class SoftmaxRegression:
     backend: str = "torch"
     name: str = "softmax_regression"
     paper: str = "P1"
+    #: the data kinds (config group ``data``) that build this problem's instances
+    data_kinds: ClassVar[tuple[str, ...]] = ("synthetic", "file")
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray], dtype=torch.float64, device="cpu", backend="torch"):
-        from pipeline.data.matrix import to_torch
-
         t = {k: torch.as_tensor(arrays[k], dtype=dtype, device=device) for k in ("b", "w")}
         return cls(A=to_torch(arrays["A"], dtype, device), **t, backend=backend)
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import ClassVar, Optional
 
 import numpy as np
 import torch
@@ -10,16 +10,7 @@ from torch import Tensor
 
 from kernels.backend import ops
 from kernels.softmax import B_UPPER_L1
-from pipeline.problems.base import spectral_stats
-
-#: Eigenvalues below this fraction of λ_max are the null space of a low-rank instance (theory P2.6).
-NULL_FRACTION = 1e-9
-
-
-def kept_spectrum(H: Tensor) -> Tensor:
-    """Eigenvalues of the symmetric H above NULL_FRACTION·λ_max, ascending."""
-    ev = torch.linalg.eigvalsh(0.5 * (H + H.T))
-    return ev[ev > NULL_FRACTION * ev[-1]]
+from kernels.spectrum import NULL_FRACTION, kept_spectrum, spectral_stats
 
 
 def noise_alpha(hessians: Tensor) -> float:
@@ -53,6 +44,7 @@ class ZOSoftmax:
     backend: str = "torch"
     name: str = "zo_softmax"
     paper: str = "P2"
+    data_kinds: ClassVar[tuple[str, ...]] = ("lowrank", "finite_sum")
     reference_solve: str = "pinv"  # x* by Newton with least-squares steps: the Hessian is singular off range(V)
 
     @classmethod

@@ -20,6 +20,12 @@ SOLVERS = {cls.name: cls for cls in (GradientDescent, Newton, ScipyMinimize, App
                                        NevergradSPSA, Adam, Alternating)}
 
 
+def store_schemas(cs) -> None:
+    """Register every solver's ``Params`` in Hydra's ConfigStore ``cs`` as ``solver/<name>_schema``."""
+    for name, solver in SOLVERS.items():
+        cs.store(group="solver", name=f"{name}_schema", node=solver.Params)
+
+
 def make_solver(params):
     """Instantiate the solver that ``params.name`` names, from a Params instance or a mapping."""
     cls = SOLVERS[params["name"] if isinstance(params, dict) else params.name]
@@ -28,4 +34,4 @@ def make_solver(params):
     return cls(params)
 
 
-__all__ = ["SOLVERS", "make_solver", "Record", "Recorder", "StopRule", "Trace"]
+__all__ = ["SOLVERS", "make_solver", "store_schemas", "Record", "Recorder", "StopRule", "Trace"]

@@ -8,7 +8,7 @@ from typing import ClassVar, Optional
 import torch
 from torch import Tensor
 
-from pipeline.schema import spec
+from pipeline.core.spec import spec
 from pipeline.solvers.base import Observer, Recorder, StopRule, Trace
 
 

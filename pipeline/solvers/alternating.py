@@ -27,7 +27,7 @@ from torch import Tensor
 
 from kernels import attention as K
 from kernels import sketch
-from pipeline.schema import spec
+from pipeline.core.spec import spec
 from pipeline.solvers.base import DIVERGED, Observer, Recorder, StopRule, Trace
 from pipeline.solvers.linesearch import armijo
 from pipeline.solvers.newton import newton_direction
@@ -37,9 +37,10 @@ from pipeline.solvers.newton import newton_direction
 class AlternatingParams:
     name: str = "alternating"
     label: str = "alternating"
+    #: exact: Σ_j (a_j a_jᵀ) ⊗ K_j | sketched: rows j of A1 sampled by leverage scores
     hessian: str = spec("exact", choices=("exact", "sketched"))
-    scores: str = spec("leverage", choices=("leverage", "uniform"))
-    eps0: float = spec(0.5, gt=0.0, lt=1.0)
+    scores: str = spec("leverage", choices=("leverage", "uniform"))  # sketched only: uniform is a control
+    eps0: float = spec(0.5, gt=0.0, lt=1.0)  # sketched only: s = ⌈d² ln(d²/δ)/ε0²⌉ rows unless sample_size
     delta: float = spec(0.01, gt=0.0, lt=1.0)
     sample_size: Optional[int] = spec(None, ge=1)
     c1: float = spec(1e-4, gt=0.0, lt=0.5)
@@ -47,7 +48,7 @@ class AlternatingParams:
     seed: int = spec(0, ge=0)
 
 
-class _XBlock:
+class XBlock:
     """L(·, Y) as a function of x = vec_r(X), for the line search (counted as ``loss_xy``)."""
 
     def __init__(self, oracle, Y: Tensor, d: int):
@@ -107,7 +108,7 @@ class Alternating:
             times["forward"] += t1 - t0
             times["hessian"] += t2 - t1
             times["solve"] += t3 - t2
-            block = _XBlock(oracle, Y, d)
+            block = XBlock(oracle, Y, d)
             x = K.vec_r(X)
             fx = float(block.loss(x))
             step = armijo(block, x, fx, float(gx @ direction), direction, 1.0, p.c1, p.shrink)

@@ -22,7 +22,7 @@ from torch import Tensor
 
 from kernels import sketch
 from kernels.matrix import row_block
-from pipeline.schema import spec
+from pipeline.core.spec import spec
 from pipeline.solvers.base import DIVERGED, Observer, Recorder, StopRule, Trace
 from pipeline.solvers.newton import newton_direction
 
@@ -35,9 +35,10 @@ class ApproxNewtonParams:
     sample_size: Optional[int] = spec(None, ge=1)
     delta: float = spec(0.01, gt=0.0, lt=1.0)
     c_s: float = spec(1.0, gt=0.0)
+    #: exact (thin QR) | approximate (CountSketch + QR + Gaussian) | uniform (control)
     scores: str = spec("exact", choices=("exact", "approximate", "uniform"))
-    jl_cols: Optional[int] = spec(None, ge=1)
-    rescore: bool = True
+    jl_cols: Optional[int] = spec(None, ge=1)  # Gaussian columns of the sketched scores; null: ⌈8 ln(n/δ)⌉
+    rescore: bool = True  # false: τ(A) once, p ∝ D∘τ(A), s × max D/min D (cheaper; not the paper's)
     seed: int = spec(0, ge=0)
 
 

@@ -7,7 +7,7 @@ from typing import ClassVar, Optional
 import torch
 from torch import Tensor
 
-from pipeline.schema import spec
+from pipeline.core.spec import spec
 from pipeline.solvers.base import DIVERGED, Observer, Recorder, StopRule, Trace
 from pipeline.solvers.linesearch import armijo
 
@@ -36,7 +36,7 @@ class GDParams:
     name: str = "gd"
     label: str = "gd"
     step: str = spec("inverse_ell", choices=("inverse_ell", "armijo"))
-    ell: str = spec("measured", choices=("measured", "bound"))
+    ell: str = spec("measured", choices=("measured", "bound"))  # bound: ‖A‖²(0.3082 + max w²), theory P1.4
     ell_scale: float = spec(1.0, gt=0.0)
     c1: float = spec(1e-4, gt=0.0, lt=1.0)
     shrink: float = spec(0.5, gt=0.0, lt=1.0)

@@ -7,7 +7,7 @@ from typing import ClassVar, Optional
 import torch
 from torch import Tensor
 
-from pipeline.schema import spec
+from pipeline.core.spec import spec
 from pipeline.solvers.base import DIVERGED, Observer, Recorder, StopRule, Trace
 from pipeline.solvers.linesearch import armijo
 
@@ -18,6 +18,7 @@ class NewtonParams:
     label: str = "newton"
     c1: float = spec(1e-4, gt=0.0, lt=0.5)
     shrink: float = spec(0.5, gt=0.0, lt=1.0)
+    #: cholesky (eigen-fallback if not PD) | pinv (least-squares step, singular Hessians)
     solve: str = spec("cholesky", choices=("cholesky", "pinv"))
 
 

@@ -46,7 +46,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from pipeline.schema import spec
+from pipeline.core.spec import spec
 from pipeline.solvers.base import DIVERGED, STOPPED, Observer, Recorder, StopRule, Trace
 
 #: The exponents nevergrad 1.0.12 hard-wires in SPSA._ak and SPSA._ck (Spall's 0.602 and 0.101);
@@ -61,6 +61,7 @@ class NevergradSPSAParams:
     label: str = "ng_spsa"
     budget: Optional[int] = spec(None, ge=2)      # loss evaluations; null: 2·stop.max_iter (ZO-SGD with n = 1)
     scale: float = spec(1.0, gt=0.0)              # x = x0 + scale·θ (nevergrad's Array sigma); 1: nevergrad's default
+    #: recorded point: recommendation (nevergrad's answer, the iterate average) | current (the SPSA iterate)
     point: str = spec("recommendation", choices=("recommendation", "current"))
     seed: int = spec(0, ge=0)
 
@@ -80,6 +81,16 @@ class NevergradSPSA:
     def __init__(self, params: Optional[NevergradSPSAParams] = None, **kw):
         self.params = params or NevergradSPSAParams(**kw)
 
+    def settings(self, opt, budget: int) -> dict[str, float]:
+        """The gains nevergrad chose and the settings of the run, as recorded in the trace."""
+        p = self.params
+        return {"budget": float(budget), "scale": float(p.scale), "gain_a": float(opt.a),
+                "gain_c": float(opt.c), "gain_A": float(opt.A), "gain_alpha": GAIN_ALPHA,
+                "gain_gamma": GAIN_GAMMA, "step_a_x": float(opt.a) * p.scale**2,
+                "perturbation_c_x": float(opt.c) * p.scale,
+                "point_is_recommendation": float(p.point == "recommendation"),
+                "evaluations": 0.0, "seed": float(p.seed)}
+
     def run(self, oracle, x0: Tensor, stop: StopRule, observe: Optional[Observer] = None,
             x_star: Optional[Tensor] = None) -> Trace:
         import nevergrad as ng  # about 2 s to import: only when this solver runs
@@ -91,12 +102,7 @@ class NevergradSPSA:
         param = ng.p.Array(init=x0.detach().cpu().numpy().astype(np.float64)).set_mutation(sigma=p.scale)
         param.random_state = np.random.RandomState(p.seed)  # δ_k are drawn from it: the run is seeded
         opt = ng.optimizers.SPSA(parametrization=param, budget=budget, num_workers=1)
-        rec.trace.info = {"budget": float(budget), "scale": float(p.scale), "gain_a": float(opt.a),
-                          "gain_c": float(opt.c), "gain_A": float(opt.A), "gain_alpha": GAIN_ALPHA,
-                          "gain_gamma": GAIN_GAMMA, "step_a_x": float(opt.a) * p.scale**2,
-                          "perturbation_c_x": float(opt.c) * p.scale,
-                          "point_is_recommendation": float(p.point == "recommendation"),
-                          "evaluations": 0.0, "seed": float(p.seed)}
+        rec.trace.info = self.settings(opt, budget)
         monitor = getattr(oracle, "problem", oracle)
         state = {"evals": 0}
 

@@ -9,7 +9,7 @@ import scipy.optimize
 import torch
 from torch import Tensor
 
-from pipeline.schema import spec
+from pipeline.core.spec import spec
 from pipeline.solvers.base import STOPPED, Observer, Recorder, StopRule, Trace
 
 

@@ -9,7 +9,7 @@ from typing import ClassVar, Optional
 import torch
 from torch import Tensor
 
-from pipeline.schema import spec
+from pipeline.core.spec import spec
 from pipeline.solvers.base import DIVERGED, Observer, Recorder, StopRule, Trace
 
 

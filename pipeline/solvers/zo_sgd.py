@@ -22,9 +22,9 @@ from omegaconf import DictConfig
 from torch import Tensor
 
 from kernels import spsa
-from pipeline.errors import ConfigError
-from pipeline.problems.zo_softmax import kept_spectrum
-from pipeline.schema import spec
+from pipeline.core.errors import ConfigError
+from kernels.spectrum import kept_spectrum
+from pipeline.core.spec import spec
 from pipeline.solvers.base import Observer, Recorder, StopRule, Trace
 
 
@@ -33,12 +33,13 @@ class ZOSGDParams:
     name: str = "zo_sgd"
     label: str = "zo_sgd"
     n: int = spec(1, ge=1)                      # perturbations per step (n-SPSA)
-    perturbation: str = spec("gaussian", choices=spsa.KINDS)
-    eps_sp: float = spec(1e-5, gt=0.0)           # perturbation scale ε (not the accuracy ε)
+    perturbation: str = spec("gaussian", choices=spsa.KINDS)  # gaussian: z ~ N(0, I) | sphere: radius √d
+    eps_sp: float = spec(1e-5, gt=0.0)           # perturbation scale ε (not the accuracy ε); 1e-3 in float32
     batch: Optional[int] = spec(None, ge=1)      # B, instances per step with replacement; null: full batch
     step: str = spec("theory", choices=("theory", "fixed"))
     eta: Optional[float] = spec(None, gt=0.0)    # the step when step=fixed
     step_scale: float = spec(1.0, gt=0.0)        # multiplies the theory step
+    #: batched: all 2n losses in one product | seeded: z regenerated from seeds, O(d) memory
     mode: str = spec("batched", choices=("batched", "seeded"))
     seed: int = spec(0, ge=0)
 

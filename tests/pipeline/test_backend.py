@@ -11,7 +11,8 @@ import sys
 import pytest
 import torch
 
-from pipeline.cli import job_task, main
+from pipeline.cli import main
+from pipeline.solve import job_task
 from tests.conftest import PROJECT, skip_unless_ci
 
 if importlib.util.find_spec("triton") is None:

@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.cli import job_task, main
+from pipeline.cli import main
+from pipeline.solve import job_task
 from tests.conftest import PROJECT
 
 

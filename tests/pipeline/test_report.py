@@ -8,7 +8,7 @@ import pytest
 from pipeline.cli import main
 from pipeline.plot import plot
 from pipeline.report import report
-from pipeline.results import ledger_key, write_json
+from pipeline.core.records import ledger_key, write_json
 
 
 def verdict(cid, bound, passed, details):

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.errors import ConfigError
-from pipeline.paths import CONF_DIR
-from pipeline.schema import validate
+from pipeline.core.errors import ConfigError
+from pipeline.core.paths import CONF_DIR
+from pipeline.cli.precheck import check_config as validate
 from tests.conftest import compose
 
 GROUPS = ["problem", "data", "solver", "tracking", "profile"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 from pipeline.cli import main
-from pipeline.results import ledger_key
+from pipeline.core.records import ledger_key
 from pipeline.verify import main as _  # noqa: F401  (the module's entry point imports cleanly)
 from pipeline.verify import select, verify
 
@@ -34,9 +34,9 @@ def test_unknown_claim_is_refused(lab_root, capsys):
 
 
 def test_wall_clock_claims_go_to_the_timing_files(lab_root, monkeypatch):
-    from pipeline.claims import p1_cost
+    from pipeline.papers.p1 import cost
 
-    monkeypatch.setattr(p1_cost, "median_time", lambda fn, repeats: 1e-3)
+    monkeypatch.setattr(cost, "median_time", lambda fn, repeats: 1e-3)
     assert main(verify, argv=["profile=ci", "claims=[C1.1,C1.9]", "tracking=off", "profile.verify.cost_ns=[500]",
                               "profile.verify.cost_densities=[0.5]"], extra_check=select) == 0
     out = lab_root / "results" / "verify"
@@ -49,7 +49,7 @@ def test_wall_clock_claims_go_to_the_timing_files(lab_root, monkeypatch):
 def test_verdict_floats_are_rounded_to_fixed_significant_digits():
     """Last-bit BLAS differences (threading, alignment) must not reach verdicts.json: two values
     that differ in the 14th digit round to the same record, non-finite values and ints pass through."""
-    from pipeline.results import VERDICT_DIGITS, round_floats
+    from pipeline.core.records import VERDICT_DIGITS, round_floats
 
     a = {"quad_se": 48.02573315184113, "cells": [{"x": 1.0 / 3.0}], "n": 7, "ok": True, "inf": float("inf")}
     b = {"quad_se": 48.02573315184126, "cells": [{"x": 1.0 / 3.0 + 1e-15}], "n": 7, "ok": True, "inf": float("inf")}

@@ -7,8 +7,8 @@ from omegaconf import OmegaConf
 
 from pipeline.data.attention import load_attention, row_softmax, synthesize_p3
 from pipeline.data.io import save_instance
-from pipeline.errors import DataError
-from pipeline.schema import AttentionData, AttentionFileData
+from pipeline.core.errors import DataError
+from pipeline.data import AttentionData, AttentionFileData
 
 
 def test_planted_instance_reproduces_B_and_is_seeded():

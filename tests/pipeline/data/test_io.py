@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from pipeline.data.io import load_instance, save_instance
-from pipeline.errors import DataError
+from pipeline.core.errors import DataError
 
 
 def write(path, **arrays):

@@ -7,11 +7,12 @@ import scipy.sparse as sp
 import torch
 from omegaconf import OmegaConf
 
-from pipeline.data import build_instance, matrix
+from pipeline.data import matrix
+from pipeline.reference import build_instance
 from pipeline.data.io import load_instance, save_instance
 from pipeline.data.synthetic import synthesize_p1
 from pipeline.problems import CountingOracle, SoftmaxRegression
-from pipeline.schema import SyntheticData
+from pipeline.data import SyntheticData
 from pipeline.solvers import StopRule, make_solver
 from tests.conftest import compose
 

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
-from pipeline.data import build_instance, instance_key
+from pipeline.reference import build_instance, instance_key
 from pipeline.data.synthetic import singular_values, synthesize_p1
-from pipeline.schema import SyntheticData
+from pipeline.data import SyntheticData
 from tests.conftest import compose
 
 

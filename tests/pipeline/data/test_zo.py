@@ -9,7 +9,7 @@ from omegaconf import OmegaConf
 
 from pipeline.data.zo import finite_sum, lowrank
 from pipeline.problems import CountingOracle, ZOSoftmax
-from pipeline.schema import FiniteSumData, LowRankData
+from pipeline.data.zo import FiniteSumData, LowRankData
 from pipeline.solvers import StopRule, make_solver
 
 

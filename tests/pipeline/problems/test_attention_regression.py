@@ -7,7 +7,7 @@ from omegaconf import OmegaConf
 
 from pipeline.data.attention import synthesize_p3
 from pipeline.problems import AttentionRegression, CountingOracle
-from pipeline.schema import AttentionData
+from pipeline.data import AttentionData
 
 
 @pytest.fixture(scope="module")

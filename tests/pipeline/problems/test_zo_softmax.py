@@ -7,7 +7,7 @@ from omegaconf import OmegaConf
 
 from pipeline.data.zo import finite_sum, lowrank
 from pipeline.problems import CountingOracle, SoftmaxRegression, ZOSoftmax
-from pipeline.schema import FiniteSumData, LowRankData
+from pipeline.data.zo import FiniteSumData, LowRankData
 
 
 @pytest.fixture(scope="module")

@@ -7,9 +7,9 @@ from omegaconf import OmegaConf
 
 from pipeline.data.attention import synthesize_p3
 from pipeline.data.synthetic import synthesize_p1
-from pipeline.paths import CONF_DIR
+from pipeline.core.paths import CONF_DIR
 from pipeline.problems import AttentionRegression, CountingOracle, SoftmaxRegression
-from pipeline.schema import AttentionData, SyntheticData
+from pipeline.data import AttentionData, SyntheticData
 from pipeline.solvers import SOLVERS as SOLVER_CLASSES, StopRule, make_solver
 from pipeline.solvers.base import DIVERGED, FINISHED, MAX_ITER, log_schedule
 from tests.conftest import compose
@@ -169,8 +169,8 @@ def test_joint_baselines_solve_the_attention_problem_near_its_optimum(name):
 
 
 def test_a_problem_specific_solver_is_refused_on_another_problem():
-    from pipeline.errors import ConfigError
-    from pipeline.schema import validate
+    from pipeline.core.errors import ConfigError
+    from pipeline.cli.precheck import check_config as validate
 
     with pytest.raises(ConfigError) as err:
         validate(compose(["solver=alternating"]))

@@ -10,7 +10,7 @@ from omegaconf import OmegaConf
 
 from pipeline.data.zo import lowrank
 from pipeline.problems import CountingOracle, ZOSoftmax
-from pipeline.schema import LowRankData
+from pipeline.data.zo import LowRankData
 from pipeline.solvers import SOLVERS, StopRule, make_solver
 from pipeline.solvers.base import DIVERGED, MAX_ITER, STOPPED
 from pipeline.solvers.ng_spsa import GAIN_ALPHA, GAIN_GAMMA, NevergradSPSA

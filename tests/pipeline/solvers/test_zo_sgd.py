@@ -9,9 +9,9 @@ from omegaconf import OmegaConf
 
 from kernels import spsa
 from pipeline.data.zo import finite_sum, lowrank
-from pipeline.errors import ConfigError
+from pipeline.core.errors import ConfigError
 from pipeline.problems import CountingOracle, ZOSoftmax
-from pipeline.schema import FiniteSumData, LowRankData
+from pipeline.data.zo import FiniteSumData, LowRankData
 from pipeline.solvers import StopRule, make_solver
 from pipeline.solvers.base import FINISHED
 

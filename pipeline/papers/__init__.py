@@ -1,0 +1,260 @@
+"""The papers and their registry: each paper declared once, found by the verify, plot and report stages.
+
+A paper is a package (``pipeline/papers/p1/``, ``p2/``, ``p3/``, or any installed package that names
+itself in the entry-point group ``softmax_lab.papers``) that, when imported, calls :func:`paper` once
+and holds its claims (declared with :func:`claim`), their figures (:func:`figure`) and the sizes of
+its checks per profile; papers never import each other. A claim's check returns a
+:class:`Measurement` (what it measured, the paper's bound or ``None`` when the paper's constant is
+unknown, the tight reference, whether the pass criterion held, the slack and the evidence); the
+registry turns it into the :class:`Verdict` of the ledger, with the id, paper, statement and
+criterion given at registration. The ledger order is the registry's: papers by id (the lab's own
+first), claims by their numbered id within a paper.
+
+Slack is the factor by which the measured value sits inside the bound: bound/measured for an upper
+bound, measured/bound for a lower bound (above 1: inside; ``None`` when the paper's bound is unknown).
+"""
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import importlib.metadata
+import pkgutil
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping, Optional
+
+import torch
+
+from pipeline.core.errors import ConfigError
+
+#: The entry-point group through which an installed package adds papers to the lab.
+ENTRY_POINTS = "softmax_lab.papers"
+
+
+@dataclass
+class Verdict:
+    claim: str
+    paper: str
+    statement: str
+    criterion: str
+    measured: float
+    measured_label: str
+    bound: Optional[float]
+    bound_label: str
+    tight: Optional[float]
+    passed: bool
+    slack: Optional[float]
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def verdict(self) -> str:
+        return "pass" if self.passed else "fail"
+
+    def as_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["verdict"] = self.verdict
+        return d
+
+
+@dataclass
+class Measurement:
+    """What a check measured: the value and its label, whether the pass criterion held, the paper's
+    bound (None: the paper's constant is unknown, said in ``bound_label``), the tight reference value,
+    the slack and the evidence (``details``; a ``table`` of rows there is shown in the report)."""
+
+    measured: float
+    measured_label: str
+    passed: bool
+    bound: Optional[float] = None
+    bound_label: str = ""
+    tight: Optional[float] = None
+    slack: Optional[float] = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Context:
+    """What a check may depend on: sizes from the profile, a seed, dtype and device."""
+
+    sizes: Any
+    seed: int = 0
+    dtype: torch.dtype = torch.float64
+    device: torch.device = torch.device("cpu")
+    results_dir: Optional[Path] = None  # where the studies' tables are, for claims judged on a study
+
+    def study_table(self, study: str):
+        """The run table of a study (``<results_dir>/<study>/table.csv``) for a claim judged on it."""
+        import pandas as pd
+
+        path = Path(self.results_dir or "results") / study / "table.csv"
+        if not path.is_file():
+            raise ConfigError("results_dir", f"no table of study {study} at {path}; run it first: "
+                                             f"python -m pipeline -m +study={study} && python -m pipeline.plot +study={study}")
+        return pd.read_csv(path)
+
+    def generator(self, stream: int) -> torch.Generator:
+        """An explicit generator for one stream of randomness of one check."""
+        return torch.Generator(device="cpu").manual_seed(self.seed * 1_000_003 + stream)
+
+
+@dataclass(frozen=True)
+class Paper:
+    """A paper of the ledger: its id, what it is (title, authors, arXiv id), the dataclass of its checks'
+    sizes (defaults: the paper's own sizes, the ``full`` profile) with the sizes that differ per other
+    profile, and, for a paper outside the lab, the folder that holds its ``study/NAME.yaml`` files."""
+
+    id: str
+    title: str
+    authors: str
+    arxiv: str
+    sizes: Optional[type] = None
+    profiles: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    config_dir: Optional[Path] = None
+    module: str = ""
+
+
+@dataclass(frozen=True)
+class Claim:
+    id: str
+    paper: str
+    statement: str
+    criterion: str
+    check: Callable[[Context], Measurement]
+    timing: bool = False  # a wall-clock claim: its verdict goes to the timing ledger (not byte-stable)
+    studies: tuple[str, ...] = ()  # judged on these studies' run tables (not on runs of its own)
+
+    def run(self, ctx: Context) -> Verdict:
+        """Run the check and make its verdict (keyword arguments only: the fields are named)."""
+        m = self.check(ctx)
+        if not isinstance(m, Measurement):
+            raise TypeError(f"the check of claim {self.id} returned {type(m).__name__}, not a Measurement")
+        return Verdict(claim=self.id, paper=self.paper, statement=self.statement, criterion=self.criterion,
+                       measured=m.measured, measured_label=m.measured_label, bound=m.bound,
+                       bound_label=m.bound_label, tight=m.tight, passed=m.passed, slack=m.slack, details=m.details)
+
+
+PAPERS: dict[str, Paper] = {}
+CLAIMS: dict[str, Claim] = {}
+#: claim id -> function(verdict record, path) drawing the claim's figure from its verdict alone
+FIGURES: dict[str, Callable[[dict, Path], None]] = {}
+_LOADED: list[bool] = []
+
+
+def paper(id: str, title: str, authors: str, arxiv: str, sizes: Optional[type] = None,
+          profiles: Optional[Mapping[str, Mapping[str, Any]]] = None, config_dir: Optional[Path] = None,
+          module: str = "") -> Paper:
+    """Register a paper (once, from its package's ``__init__``)."""
+    if id in PAPERS:
+        raise ValueError(f"paper {id} registered twice ({PAPERS[id].module} and {module})")
+    if sizes is not None and not dataclasses.is_dataclass(sizes):
+        raise TypeError(f"paper {id}: sizes must be a dataclass of the checks' sizes")
+    for name, values in (profiles or {}).items():
+        unknown = set(values) - {f.name for f in dataclasses.fields(sizes)} if sizes else set(values)
+        if unknown:
+            raise ValueError(f"paper {id}: profile {name} sets unknown sizes {sorted(unknown)}")
+    PAPERS[id] = Paper(id, title, authors, arxiv, sizes, dict(profiles or {}),
+                       Path(config_dir) if config_dir else None, module)
+    return PAPERS[id]
+
+
+def claim(id: str, paper: str, statement: str, criterion: str, timing: bool = False, studies: tuple[str, ...] = ()):
+    """Register a check function as the numerical test of claim ``id`` (``timing``: wall-clock;
+    ``studies``: the studies whose run tables it judges)."""
+
+    def register(fn: Callable[[Context], Measurement]) -> Callable[[Context], Measurement]:
+        if id in CLAIMS:
+            raise ValueError(f"claim {id} registered twice")
+        CLAIMS[id] = Claim(id, paper, statement, criterion, fn, timing, tuple(studies))
+        return fn
+
+    return register
+
+
+def figure(claim_id: str):
+    """Register the function that draws claim ``claim_id``'s figure from its verdict record."""
+
+    def register(fn: Callable[[dict, Path], None]) -> Callable[[dict, Path], None]:
+        if claim_id in FIGURES:
+            raise ValueError(f"figure of claim {claim_id} registered twice")
+        FIGURES[claim_id] = fn
+        return fn
+
+    return register
+
+
+def load() -> None:
+    """Import every paper once: the lab's own (the packages of ``pipeline/papers/``), then those of
+    installed packages in the entry-point group ``softmax_lab.papers``."""
+    if _LOADED:
+        return
+    _LOADED.append(True)
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if info.ispkg:
+            importlib.import_module(f"{__name__}.{info.name}")
+    for ep in sorted(importlib.metadata.entry_points(group=ENTRY_POINTS), key=lambda e: e.name):
+        try:
+            ep.load()
+        except Exception as exc:  # noqa: BLE001 - a broken plugin is named, not hidden
+            raise RuntimeError(f"paper plugin {ep.name!r} ({ep.value}) failed to load: {type(exc).__name__}: {exc}") from exc
+
+
+def _natural(text: str) -> tuple:
+    return tuple(int(t) if t.isdigit() else t for t in re.findall(r"\d+|\D+", text))
+
+
+def order(claim_id: str) -> tuple:
+    """The ledger position of a claim: its paper's position (the lab's own papers first, by id), then
+    its id in natural order within the paper (C1.2 before C1.10)."""
+    load()
+    c = CLAIMS[claim_id]
+    p = PAPERS.get(c.paper)
+    return (p is not None and not p.module.startswith(__name__ + "."), _natural(c.paper), _natural(c.id))
+
+
+def claims() -> list[Claim]:
+    """Every registered claim in ledger order."""
+    load()
+    return [CLAIMS[c] for c in sorted(CLAIMS, key=order)]
+
+
+def papers() -> list[Paper]:
+    """Every registered paper in ledger order."""
+    load()
+    return sorted(PAPERS.values(), key=lambda p: (not p.module.startswith(__name__ + "."), _natural(p.id)))
+
+
+def figure_of(claim_id: str) -> Optional[Callable[[dict, Path], None]]:
+    load()
+    return FIGURES.get(claim_id)
+
+
+def study_dirs() -> list[Path]:
+    """The folders of study YAMLs that papers outside the lab bring (``<config_dir>/study``)."""
+    return [p.config_dir / "study" for p in papers() if p.config_dir is not None]
+
+
+def sizes_schema() -> type:
+    """One dataclass with every paper's sizes (the ``profile.verify`` node); a size name declared by two
+    papers is refused."""
+    import typing
+
+    owner: dict[str, str] = {}
+    specs = []
+    for p in papers():
+        hints = typing.get_type_hints(p.sizes) if p.sizes else {}
+        for f in dataclasses.fields(p.sizes) if p.sizes else ():
+            if f.name in owner:
+                raise ValueError(f"size {f.name!r} is declared by papers {owner[f.name]} and {p.id}; prefix it")
+            owner[f.name] = p.id
+            specs.append((f.name, hints[f.name], dataclasses.field(default=f.default, default_factory=f.default_factory,
+                                                             metadata=f.metadata)))
+    return dataclasses.make_dataclass("VerifySizes", specs)
+
+
+def profile_sizes(schema: type, profile: str):
+    """``schema`` filled with every paper's sizes for ``profile`` (its defaults where a paper sets none)."""
+    values: dict[str, Any] = {}
+    for p in papers():
+        values.update(p.profiles.get(profile, {}))
+    return schema(**values)

@@ -1,0 +1,117 @@
+"""Trace studies (``study.kind: trace``): one curve per run, read from its ``trace.parquet``.
+
+The figure has one panel per value of ``study.panel_by`` (e.g. the start x0), one colour per
+group (solver) and one line per run (seed); the y axis is logarithmic. A relative gap that
+reaches zero or goes below it (the run ended at a lower stationary point than the reference x*,
+possible on a non-convex problem) cannot be drawn on a log axis: the last positive point gets a
+marker and the summary table counts such runs (``below_reference``).
+
+The summary (``fit.csv``/``fit.md``) has, per panel and group: runs, runs reaching each ε of
+the grid, the median iterations to 1e-8, the median final relative gap, and the median R² of
+log(gap) against t between 1e-2 and 1e-6 (1 for a straight line: linear convergence).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pipeline.core.errors import ConfigError
+
+EPS_SHOWN = ("1e-08",)
+
+
+def _panels(df, study) -> list:
+    if not study.get("panel_by"):
+        return [None]
+    if study.panel_by not in df.columns:
+        raise ConfigError("study.panel_by", f"column {study.panel_by!r} not found in the run table")
+    return sorted(df[study.panel_by].astype(str).unique())
+
+
+def _select(df, study, panel):
+    return df if panel is None else df[df[study.panel_by].astype(str) == panel]
+
+
+def summary_table(df, study) -> pd.DataFrame:
+    rows = []
+    for panel in _panels(df, study):
+        sub = _select(df, study, panel)
+        for group, g in sorted(sub.groupby(study.group_by), key=lambda kv: str(kv[0])):
+            gap = pd.to_numeric(g["final_relative_gap"], errors="coerce")
+            row = {"panel": panel if panel is not None else "", "group": group, "runs": len(g),
+                   "below_reference": int((gap < 0).sum())}
+            for eps in EPS_SHOWN:
+                col = f"iterations_to_eps.{eps}"
+                it = pd.to_numeric(g[col], errors="coerce") if col in g else pd.Series(dtype=float)
+                row[f"reached_{eps}"] = int(it.notna().sum())
+                row[f"median_iterations_{eps}"] = float(it.median()) if it.notna().any() else np.nan
+            row["median_final_gap"] = float(gap.median())
+            r2 = pd.to_numeric(g.get("decay_r2"), errors="coerce") if "decay_r2" in g else pd.Series(dtype=float)
+            row["median_decay_r2"] = float(r2.median()) if r2.notna().any() else np.nan
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def fmt_md(table: pd.DataFrame, study) -> str:
+    eps = EPS_SHOWN[0]
+    head = (f"| {study.get('panel_by') or 'panel'} | {study.group_by} | runs | reached {eps} | median iterations to {eps} | "
+            "median final gap | median R² of log gap (linear rate: 1) | ended below L* |\n|---|---|---|---|---|---|---|---|\n")
+    def num(v, spec):
+        return "" if v is None or np.isnan(v) else format(v, spec)
+
+    body = "".join(
+        f"| {r['panel']} | {r['group']} | {r['runs']} | {r['reached_' + eps]} | {num(r['median_iterations_' + eps], 'g')} | "
+        f"{num(r['median_final_gap'], '.2e')} | {num(r['median_decay_r2'], '.3f')} | {r['below_reference']} |\n"
+        for r in table.to_dict("records"))
+    return head + body
+
+
+def draw(df, table, study, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = _panels(df, study)
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.6 * len(panels), 4.6), dpi=120, squeeze=False,
+                             sharey=True)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    groups = sorted(df[study.group_by].astype(str).unique())
+    for ax, panel in zip(axes[0], panels):
+        sub = _select(df, study, panel)
+        for i, group in enumerate(groups):
+            g = sub[sub[study.group_by].astype(str) == group]
+            c = colors[i % len(colors)]
+            for k, run in enumerate(g.to_dict("records")):
+                tr = pd.read_parquet(Path(run["_path"]) / "trace.parquet")
+                # drawn from 6 significant digits, like the run table (pipeline.studies.table.significant)
+                x, y = (np.array([float(f"{v:.6g}") for v in tr[c].to_numpy(float)]) for c in (study.x, study.y))
+                pos = np.isfinite(y) & (y > 0)
+                label = None
+                if k == 0:
+                    row = table[(table.panel == (panel if panel is not None else "")) & (table.group == group)].iloc[0]
+                    label = f"{study.get('group_label', '{}').format(group)} ({row['runs']} runs"
+                    if row["below_reference"]:
+                        label += f"; {row['below_reference']} ended below L*"
+                    label += ")"
+                ax.plot(x[pos], y[pos], color=c, lw=1.1, alpha=0.75, label=label)
+                if pos.any() and not pos[-1]:  # reached 0 or went below L*: mark where the curve leaves the axis
+                    j = np.flatnonzero(pos)[-1]
+                    ax.plot(x[j], y[j], marker="v", color=c, ms=5)
+        ax.set_yscale("log")
+        if study.x == "time_s":
+            ax.set_xscale("log")
+        ax.set_xlabel(study.x_label or study.x)
+        ax.set_title(f"{study.panel_by.split('.')[-1]} = {panel}" if panel is not None else "", fontsize=10)
+        ax.grid(True, which="both", alpha=0.25)
+        ax.legend(fontsize=7, loc="best")
+    axes[0][0].set_ylabel(study.y_label or study.y)
+    if study.get("note"):
+        fig.text(0.01, 0.005, study.note, fontsize=7.5, va="bottom")
+    fig.suptitle(study.title or study.name, fontsize=11)
+    fig.tight_layout(rect=(0, 0.04 if study.get("note") else 0, 1, 1))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, metadata={"Software": None})
+    plt.close(fig)

@@ -1,0 +1,128 @@
+"""The MLflow sink: runs with batched logging, in the store of a ``tracking`` config node.
+
+Results of record are files; MLflow mirrors them for the dashboard (DESIGN.md §4). This module sees
+only the ``tracking`` node of a config; :func:`sink` is the one place that reads its ``backend``.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Optional
+
+from omegaconf import DictConfig
+
+from pipeline.core.sink import NullSink, Sink
+from pipeline.tracking.client import client, ensure_store, experiment_id, source_tags
+from pipeline.tracking.lifecycle import finished_run, process_tags, reap_orphans, restore_files
+
+MAX_METRICS_PER_BATCH = 1000
+MAX_PARAMS_PER_BATCH = 100
+
+
+class MlflowRun:
+    """One MLflow run: buffered metrics flushed in batches, params, tags, artifacts, status.
+
+    Use as a context manager: an exception ends the run FAILED with tag status=failed (KILLED with
+    status=killed on Ctrl-C or SIGTERM), so no run is ever left RUNNING.
+    """
+
+    def __init__(self, uri: str, experiment: str, artifact_root: Optional[str], run_name: str,
+                 tags: Mapping[str, str], parent_run_id: Optional[str] = None):
+        self.client = client(uri)
+        self.experiment_id = experiment_id(self.client, experiment, artifact_root)
+        tags = dict(tags, status="running", **process_tags())
+        if parent_run_id:
+            tags["mlflow.parentRunId"] = parent_run_id
+        self.run = self.client.create_run(self.experiment_id, run_name=run_name, tags=tags)
+        self.run_id = self.run.info.run_id
+        self._metrics: list = []
+        self._closed = False
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None and not self._closed:
+            killed = issubclass(exc_type, KeyboardInterrupt)  # Ctrl-C, or SIGTERM (pipeline.cli)
+            try:
+                self.flush()
+                self.client.set_tag(self.run_id, "status", "killed" if killed else "failed")
+                self.client.set_tag(self.run_id, "error", f"{exc_type.__name__}: {exc}"[:5000])
+            finally:
+                self.end("KILLED" if killed else "FAILED")
+        return False
+
+    def params(self, values: Mapping[str, Any]) -> None:
+        from mlflow.entities import Param
+
+        items = [Param(k[:250], str(v)[:6000]) for k, v in values.items()]
+        for i in range(0, len(items), MAX_PARAMS_PER_BATCH):
+            self.client.log_batch(self.run_id, params=items[i:i + MAX_PARAMS_PER_BATCH])
+
+    def metric(self, key: str, value: float, step: int = 0) -> None:
+        from mlflow.entities import Metric
+
+        self._metrics.append(Metric(key, float(value), int(time.time() * 1000), int(step)))
+        if len(self._metrics) >= MAX_METRICS_PER_BATCH:
+            self.flush()
+
+    def metrics(self, values: Mapping[str, Optional[float]], step: int = 0) -> None:
+        for k, v in values.items():
+            if v is not None:
+                self.metric(k, v, step)
+
+    def flush(self) -> None:
+        for i in range(0, len(self._metrics), MAX_METRICS_PER_BATCH):
+            self.client.log_batch(self.run_id, metrics=self._metrics[i:i + MAX_METRICS_PER_BATCH])
+        self._metrics = []
+
+    def tags(self, values: Mapping[str, str]) -> None:
+        from mlflow.entities import RunTag
+
+        self.client.log_batch(self.run_id, tags=[RunTag(k, str(v)) for k, v in values.items()])
+
+    def artifacts(self, paths: Iterable[Path]) -> None:
+        for p in paths:
+            if Path(p).exists():
+                self.client.log_artifact(self.run_id, str(p))
+
+    def end(self, status: str = "FINISHED") -> None:
+        if not self._closed:
+            self.flush()
+            self.client.set_terminated(self.run_id, status)
+            self._closed = True
+
+
+class MlflowSink:
+    """The sink of ``tracking=sqlite`` and ``tracking=server``: runs in the store at ``uri``."""
+
+    def __init__(self, uri: str, experiment: str, artifact_root: Optional[str]):
+        self.uri, self.experiment, self.artifact_root = uri, experiment, artifact_root
+
+    def open(self) -> None:
+        ensure_store(self.uri)
+        reap_orphans(self.uri, self.experiment)
+
+    def run(self, name: str, tags: Mapping[str, str], parent: Optional[str] = None,
+            experiment: Optional[str] = None) -> MlflowRun:
+        return MlflowRun(self.uri, experiment or self.experiment, self.artifact_root, name,
+                         dict(tags) | source_tags(), parent)
+
+    def resume(self, config_hash: str, output_dir: Path, files: Iterable[str]) -> Optional[str]:
+        prior = finished_run(self.uri, self.experiment, config_hash)
+        if prior is None or not restore_files(self.uri, prior.info.run_id, output_dir, files):
+            return None
+        return prior.info.run_id
+
+    def attach(self, run_id: Optional[str], paths: Iterable[Path]) -> None:
+        if run_id:
+            c = client(self.uri)
+            for p in paths:
+                c.log_artifact(run_id, str(p))
+
+
+def sink(tracking: DictConfig) -> Sink:
+    """The sink of a ``tracking`` config node: nothing for ``off``, the MLflow store otherwise."""
+    if tracking.backend == "off":
+        return NullSink()
+    return MlflowSink(str(tracking.uri), str(tracking.experiment), tracking.artifact_root)

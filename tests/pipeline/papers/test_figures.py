@@ -1,0 +1,49 @@
+"""The papers' figures: each is registered from its paper's ``figures`` module and draws from its
+verdict record alone (the committed ledger rows, those judged on the zo_* studies included), as a
+PNG of the same size as the committed figure."""
+from __future__ import annotations
+
+import importlib
+import json
+import struct
+from pathlib import Path
+
+import pytest
+
+from pipeline import papers
+from tests.conftest import PROJECT
+
+EXPECTED = {"p1": ["C1.3", "C1.4", "C1.5", "C1.6", "C1.7", "C1.9"],
+            "p2": ["C2.1", "C2.2", "C2.3", "C2.4", "C2.5", "C2.6", "C2.7", "C2.8", "C2.11"],
+            "p3": ["C3.5", "C3.6", "C3.7", "C3.9", "C3.10", "C3.11"]}
+
+
+def committed_rows() -> dict[str, dict]:
+    rows = {}
+    for name in ("verdicts.json", "timing_verdicts.json"):
+        rows.update({v["claim"]: v for v in json.loads((PROJECT / "results" / "verify" / name).read_text())})
+    return rows
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR"
+    return struct.unpack(">II", data[16:24])
+
+
+@pytest.mark.parametrize("paper", sorted(EXPECTED))
+def test_a_papers_figures_are_registered_from_its_figures_module(paper):
+    papers.load()
+    module = importlib.import_module(f"pipeline.papers.{paper}.figures")
+    mine = sorted(c for c in papers.FIGURES if papers.CLAIMS[c].paper == paper.upper())
+    assert mine == sorted(EXPECTED[paper])
+    assert all(papers.FIGURES[c].__module__ == module.__name__ for c in mine)
+
+
+@pytest.mark.parametrize("cid", [c for ids in EXPECTED.values() for c in ids])
+def test_each_figure_is_drawn_from_its_verdict(tmp_path, cid):
+    papers.load()
+    name = f"{cid}{'_timing' if papers.CLAIMS[cid].timing else ''}.png"
+    drawn = tmp_path / "figures" / name
+    papers.figure_of(cid)(committed_rows()[cid], drawn)
+    assert drawn.is_file() and png_size(drawn) == png_size(PROJECT / "results" / "figures" / name)

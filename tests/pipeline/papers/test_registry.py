@@ -1,0 +1,90 @@
+"""The registry of papers and claims: declared once, ledger order, sizes per profile, refusals."""
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from pipeline import papers
+from pipeline.core.spec import spec
+import pipeline.papers as registry
+
+
+@pytest.fixture
+def scratch(monkeypatch):
+    """A registry with the lab's papers loaded, where a test may register more without leaking them."""
+    papers.load()
+    monkeypatch.setattr(registry, "PAPERS", dict(registry.PAPERS))
+    monkeypatch.setattr(registry, "CLAIMS", dict(registry.CLAIMS))
+    monkeypatch.setattr(registry, "FIGURES", dict(registry.FIGURES))
+    return registry
+
+
+def test_the_labs_papers_and_their_claims_are_registered():
+    ids = [c.id for c in papers.claims()]
+    assert [p.id for p in papers.papers()][:3] == ["P1", "P2", "P3"]
+    assert ids[:10] == [f"C1.{k}" for k in range(1, 11)]  # natural order: C1.10 after C1.9
+    assert ids[10:21] == [f"C2.{k}" for k in range(1, 12)] and ids[21:32] == [f"C3.{k}" for k in range(1, 12)]
+    for p in papers.papers()[:3]:
+        assert p.title and p.authors and p.arxiv and dataclasses.is_dataclass(p.sizes)
+    assert {c for c in registry.FIGURES} >= {"C1.3", "C2.1", "C3.5", "C1.9", "C3.11"}
+
+
+def test_the_verdict_repeats_the_registered_text_and_is_built_from_a_measurement(scratch):
+    @papers.claim("Z9.C1", "Z9", "a statement", "a criterion")
+    def check(ctx):
+        return papers.Measurement(measured=1.0, measured_label="m", passed=True, bound=2.0, bound_label="b")
+
+    v = registry.CLAIMS["Z9.C1"].run(papers.Context(sizes=None))
+    assert (v.claim, v.paper, v.statement, v.criterion, v.measured, v.bound, v.verdict) == \
+        ("Z9.C1", "Z9", "a statement", "a criterion", 1.0, 2.0, "pass")
+    assert list(v.as_dict())[:4] == ["claim", "paper", "statement", "criterion"]
+
+
+def test_a_check_that_returns_something_else_is_refused(scratch):
+    @papers.claim("Z9.C2", "Z9", "s", "c")
+    def check(ctx):
+        return {"measured": 1.0}
+
+    with pytest.raises(TypeError, match="Z9.C2"):
+        registry.CLAIMS["Z9.C2"].run(papers.Context(sizes=None))
+
+
+def test_a_claim_or_paper_or_figure_is_declared_once(scratch):
+    with pytest.raises(ValueError, match="C1.1 registered twice"):
+        papers.claim("C1.1", "P1", "s", "c")(lambda ctx: None)
+    with pytest.raises(ValueError, match="paper P1 registered twice"):
+        papers.paper("P1", "t", "a", "x")
+    with pytest.raises(ValueError, match="figure of claim C1.3"):
+        papers.figure("C1.3")(lambda v, p: None)
+
+
+def test_papers_outside_the_lab_come_after_it_in_the_ledger(scratch):
+    papers.paper("A0", "t", "a", "x", module="somebody_elses_package")
+    papers.claim("A0.C1", "A0", "s", "c")(lambda ctx: None)
+    assert [c.id for c in papers.claims()][-1] == "A0.C1"  # "A0" sorts before "P1", but the lab comes first
+
+
+def test_sizes_of_every_paper_make_one_profile_node_and_a_clash_is_refused(scratch):
+    schema = papers.sizes_schema()
+    names = {f.name for f in dataclasses.fields(schema)}
+    assert {"gradient_points", "zo_bias_draws", "p3_points"} <= names
+    quick, full = papers.profile_sizes(schema, "quick"), papers.profile_sizes(schema, "full")
+    assert quick.pd_points == 300 and full.pd_points == 1000 and quick.p3_cost_ds == [4, 6, 8, 12, 16]
+
+    @dataclasses.dataclass
+    class Clash:
+        pd_points: int = spec(5, ge=1)
+
+    papers.paper("Z8", "t", "a", "x", sizes=Clash, module="elsewhere")
+    with pytest.raises(ValueError, match="pd_points.*P1 and Z8"):
+        papers.sizes_schema()
+
+
+def test_a_profile_that_sets_an_unknown_size_is_refused(scratch):
+    @dataclasses.dataclass
+    class Sizes:
+        z7_points: int = spec(5, ge=1)
+
+    with pytest.raises(ValueError, match="unknown sizes"):
+        papers.paper("Z7", "t", "a", "x", sizes=Sizes, profiles={"quick": {"z7_pionts": 3}})
