@@ -81,6 +81,21 @@ def test_no_function_in_pipeline_is_longer_than_60_lines():
     assert not long, long
 
 
+def test_project_modules_are_imported_at_the_top_never_inside_a_function():
+    """Lazy imports are for heavy or optional third-party packages only, never a way around a cycle."""
+    inside = []
+    for p in _modules():
+        for fn in ast.walk(ast.parse(p.read_text())):
+            if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            for node in ast.walk(fn):
+                names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                         else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+                if any(n.split(".")[0] in ("pipeline", "kernels") for n in names):
+                    inside.append(f"{p.relative_to(PROJECT)}:{node.lineno}")
+    assert not inside, inside
+
+
 def _schemas() -> dict[str, type]:
     from pipeline import data, problems, solvers
     from pipeline.core.schema import TrackingConfig

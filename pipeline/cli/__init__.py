@@ -16,7 +16,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig
 
 from pipeline import data, papers, problems, solvers
-from pipeline.cli.precheck import check_data_file, hydra_args, precheck
+from pipeline.cli import precheck
 from pipeline.core import schema
 from pipeline.core.errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError
 from pipeline.core.paths import CONF_DIR, register_resolvers
@@ -62,7 +62,7 @@ def compose(overrides=(), config_name: str = "config") -> DictConfig:
 
 
 def main(task: Callable[[DictConfig], Any], config_name: str = "config", argv: Optional[list[str]] = None,
-         extra_check: Optional[Callable[[DictConfig], None]] = check_data_file) -> int:
+         extra_check: Optional[Callable[[DictConfig], None]] = precheck.check_data_file) -> int:
     """Validate, then run ``task`` under ``@hydra.main``; return the exit status."""
     import hydra
 
@@ -71,7 +71,7 @@ def main(task: Callable[[DictConfig], Any], config_name: str = "config", argv: O
     try:
         register_configs()
         argv += search_path(argv)
-        jobs = precheck(config_name, argv, extra_check)
+        jobs = precheck.precheck(config_name, argv, extra_check)
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -127,7 +127,7 @@ def _interrupt_on_sigterm() -> Callable[[], None]:
 def _worker_env(argv: list[str], jobs: int) -> list[str]:
     """For a sweep, Hydra settings that set the sweep's job count and project root in each job's
     environment: a launcher's workers (a Ray cluster, a SLURM node) do not inherit this process's."""
-    if not hydra_args(argv).multirun:
+    if not precheck.hydra_args(argv).multirun:
         return []
     env = {JOBS_ENV: str(jobs)}
     if os.environ.get("SOFTMAX_LAB_ROOT"):

@@ -1,6 +1,6 @@
 """The tracking sink: MLflow (``tracking=sqlite`` or ``server``) or nothing (``tracking=off``).
 
-:func:`sink` (:mod:`pipeline.tracking.store`) is the one place that reads ``tracking.backend``; everything above gets a
+:func:`sink` (:mod:`pipeline.tracking.store`) decides by ``tracking.backend``; everything above gets a
 :class:`~pipeline.core.sink.Sink` and mirrors what it writes to it. Sweeps' parent runs
 (:mod:`pipeline.tracking.sweeps`), orphan reaping and resume (:mod:`pipeline.tracking.lifecycle`)
 and the check that a tracking server answers (:func:`check_reachable`) live here too.

@@ -1,7 +1,9 @@
 """The MLflow sink: runs with batched logging, in the store of a ``tracking`` config node.
 
 Results of record are files; MLflow mirrors them for the dashboard (DESIGN.md §4). This module sees
-only the ``tracking`` node of a config; :func:`sink` is the one place that reads its ``backend``.
+only the ``tracking`` node of a config; :func:`sink` chooses by its ``backend``, so that no layer
+above asks whether tracking is on (the schema checks the node's keys, :func:`pipeline.tracking.check_reachable`
+probes a server).
 """
 from __future__ import annotations
 

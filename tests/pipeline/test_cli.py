@@ -302,3 +302,24 @@ def test_trace_study_sweep_then_plot(lab_root, store_uri):
     assert "ended below L*" in (res / "p3_local" / "fit.md").read_text()
     assert (res / "figures" / "p3_local.png").is_file()
     assert running_runs(store_uri) == []
+
+
+@pytest.mark.parametrize("argv,jobs", [(["solver=gd", "data.n=30", "data.d=3"], 1),
+                                       (["-m", "solver=gd", "data.n=30", "data.d=3", "seed=0,1,2"], 3)])
+def test_a_job_is_validated_once(lab_root, monkeypatch, argv, jobs):
+    """The precheck validates every job before Hydra starts; the jobs trust it (no second validation)."""
+    from pipeline.cli import precheck
+    from pipeline.core import schema
+
+    calls = []
+    real = schema.validate
+
+    def counted(cfg):
+        calls.append(cfg.seed)
+        return real(cfg)
+
+    monkeypatch.setattr(schema, "validate", counted)
+    monkeypatch.setattr(precheck, "validate", counted)
+    assert main(job_task, argv=[*argv, "tracking=off", f"hydra.run.dir={lab_root}/one",
+                                f"hydra.sweep.dir={lab_root}/sweep"]) == 0
+    assert sorted(calls) == list(range(jobs)) if jobs > 1 else calls == [0]
