@@ -59,3 +59,21 @@ def test_an_installed_paper_is_verified_plotted_swept_and_reported(plugin_site, 
     assert r.returncode == 0, r.stderr
     ledger = (lab_root / "reports" / "theorems.md").read_text()
     assert "| X1.C1 | X1 |" in ledger and "### x1_newton_n" in ledger and "figures/X1.C1.png" in ledger
+
+
+def test_the_example_claim_fails_on_a_wrong_jacobian(plugin_site, lab_root):
+    """X1.C1 can fail: with the Jacobian's mean term dropped (diag(f) alone) the norm reaches 1 > 1/2."""
+    code = ("import softmax_lab_example as ex\n"
+            "from omegaconf import OmegaConf\n"
+            "from pipeline import papers\n"
+            "right = ex.jacobian_norm\n"
+            "ctx = papers.Context(sizes=OmegaConf.structured(ex.Sizes(x1_points=200)))\n"
+            "print(papers.CLAIMS['X1.C1'].run(ctx).verdict)\n"
+            "ex.jacobian_norm = lambda u, wrong=False: right(u, wrong=True)\n"
+            "v = papers.CLAIMS['X1.C1'].run(ctx)\n"
+            "print(v.verdict, v.measured > 0.9)\n")
+    r = subprocess.run(
+        [sys.executable, "-c", code], cwd=lab_root, capture_output=True, text=True, timeout=300,
+        env=dict(os.environ, SOFTMAX_LAB_ROOT=str(lab_root), PYTHONPATH=str(plugin_site)))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["pass", "fail", "True"]
