@@ -42,12 +42,12 @@ def plot_study(cfg: DictConfig) -> dict:
 
 
 def draw_claims(verdicts: list[dict], figures_dir: Path, suffix: str = "") -> list[Path]:
-    """Each claim's figure as ``<claim><suffix>.png`` (suffix ``_timing`` for the wall-clock claims)."""
+    """Each verdict's figure as ``<claim>[_<regime>]<suffix>.png`` (suffix ``_timing`` for the wall-clock claims)."""
     out = []
     for v in verdicts:
         fn = papers.figure_of(v["claim"])
         if fn is not None:
-            path = figures_dir / f"{v['claim']}{suffix}.png"
+            path = figures_dir / f"{papers.slug(v)}{suffix}.png"
             fn(v, path)
             out.append(path)
     return out

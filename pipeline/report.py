@@ -43,34 +43,53 @@ def studies(results: Path) -> list[dict]:
     return catalogue([CONF_DIR / "study", *papers.study_dirs()], results)
 
 
+def _regimes(fit) -> list[str]:
+    """The instance regimes of a study's fit table ('' for a study without them)."""
+    if "regime" not in fit.columns:
+        return [""]
+    return sorted(set(fit["regime"].fillna("").astype(str)), key=lambda r: (r != "", r != "regulariser", r))
+
+
 def summary_rows(verdicts: list[dict], study_list: list[dict]) -> list[dict]:
-    """Passed / failed / paper-bound-unknown counts per paper (claims and study laws)."""
-    papers: dict[str, dict] = {}
+    """Passed / failed / paper-bound-unknown counts per paper and instance regime (claims and study laws);
+    regime '' gathers the checks on their own instances."""
+    rows: dict[tuple[str, str], dict] = {}
+
+    def row(paper: str, regime: str) -> dict:
+        return rows.setdefault((paper, regime), {"paper": paper, "regime": regime, "passed": 0, "failed": 0,
+                                                 "unknown": 0, "laws": ""})
+
     for v in verdicts:
-        p = papers.setdefault(v["paper"], {"paper": v["paper"], "passed": 0, "failed": 0, "unknown": 0, "laws": ""})
+        p = row(v["paper"], v.get("regime") or "")
         p["passed" if v["passed"] else "failed"] += 1
         p["unknown"] += v["bound"] is None
     for s in study_list:
         if s["fit"] is None:
             continue
-        p = papers.setdefault(s["paper"], {"paper": s["paper"], "passed": 0, "failed": 0, "unknown": 0, "laws": ""})
-        if s["kind"] == "trace":
-            text = f"{s['name']}: convergence curves, summary per start and solver"
-        else:
-            judged = s["fit"][s["fit"].verdict.isin(["pass", "fail"])]
-            ok = int((judged.verdict == "pass").sum())
-            text = f"{s['name']}: {ok}/{len(judged)} slopes in band" if len(judged) else f"{s['name']}: no law stated, fits reported"
-        p["laws"] = (p["laws"] + "; " if p["laws"] else "") + text
-    return [papers[k] for k in sorted(papers)]
+        for regime in _regimes(s["fit"]):
+            fit = s["fit"] if regime == "" else s["fit"][s["fit"]["regime"].fillna("").astype(str) == regime]
+            if s["kind"] == "trace":
+                text = f"{s['name']}: convergence curves, summary per start and solver"
+            else:
+                judged = fit[fit.verdict.isin(["pass", "fail"])]
+                ok = int((judged.verdict == "pass").sum())
+                text = (f"{s['name']}: {ok}/{len(judged)} slopes in band" if len(judged)
+                        else f"{s['name']}: no law stated, fits reported")
+            p = row(s["paper"], regime)
+            p["laws"] = (p["laws"] + "; " if p["laws"] else "") + text
+    order = {"": 0, "regulariser": 1, "softmax": 2}
+    return [rows[k] for k in sorted(rows, key=lambda k: (k[0], order.get(k[1], 3), k[1]))]
 
 
-def claim_figure(claim: str, study_list: list[dict], results: Path) -> tuple[str, Path | None]:
-    """The claim's own figure (results/figures/<claim>.png), else that of a study that lists it."""
-    for own in (results / "figures" / f"{claim}.png", results / "figures" / f"{claim}_timing.png"):
+def claim_figure(v: dict, study_list: list[dict], results: Path) -> tuple[str, Path | None]:
+    """The verdict's own figure (results/figures/<claim>[_<regime>].png), else that of a study that lists
+    its claim."""
+    name = papers.slug(v)
+    for own in (results / "figures" / f"{name}.png", results / "figures" / f"{name}_timing.png"):
         if own.is_file():
-            return claim, own
+            return name, own
     for s in study_list:
-        if claim in s["claims"] and s["figure"] is not None:
+        if v["claim"] in s["claims"] and s["figure"] is not None:
             return s["name"], s["figure"]
     return "", None
 
@@ -95,6 +114,18 @@ def figure_rel(fig: Path | None, out_dir: Path) -> str:
 INTRO = ("A paper's constant that is not known is reported as unknown, next to the tight value measured here. "
          "The MLflow run of a claim is the run of experiment `verify` whose tag `ledger_key` is the key shown. "
          "Slack: the factor by which the measured value sits inside the paper's bound (above 1: inside).")
+OWN = "own instances"
+REGIME_NOTE = ("Instance regime: `regulariser` is the theory notes' construction (large weights: the curvature at "
+               "x* is the regulariser's); `softmax` lowers the weights and spreads the logits so that the softmax "
+               "term carries it (the measured softmax share is in each study's table and figure); "
+               f"`{OWN}`: checks of lemmas on instances of their own, described in their criteria.")
+
+
+def text_or_dash(v) -> str:
+    """A text cell, '—' when empty or missing (NaN after a CSV round trip)."""
+    return "—" if v is None or v != v or str(v) == "" else str(v)
+
+
 TIMING_NOTE = ("Wall-clock claims and timing studies change from run to run, so they are kept out of this "
                "byte-reproducible page: their verdicts are in the timing ledger, theorems_timing.md / .html.")
 
@@ -116,28 +147,30 @@ def render_md(verdicts, study_list, profile: str, out_dir: Path, results: Path, 
     lines = [f"# {title}", "",
              f"Every registered claim, checked numerically ({profile} profile). " + INTRO if title == "Theorem ledger"
              else f"The wall-clock claims and timing studies ({profile} profile), measured on this machine. " + INTRO,
-             "", "## Summary", "", "| paper | passed | failed | paper bound unknown | study laws |", "|---|---|---|---|---|"]
+             "", "## Summary", "", REGIME_NOTE, "",
+             "| paper | instance regime | passed | failed | paper bound unknown | study laws |", "|---|---|---|---|---|---|"]
     for r in summary_rows(verdicts, study_list):
-        lines.append(f"| {r['paper']} | {r['passed']} | {r['failed']} | {r['unknown']} | {r['laws'] or '—'} |")
+        lines.append(f"| {r['paper']} | {r['regime'] or OWN} | {r['passed']} | {r['failed']} | {r['unknown']} | "
+                     f"{r['laws'] or '—'} |")
     lines += timed_pointers(timed_claims, timed_studies)
     lines += ["", "## Claims", "",
               "| claim | paper | statement | measured | paper's bound | tight reference | verdict | slack | figure | MLflow ledger key |",
               "|---|---|---|---|---|---|---|---|---|---|"]
     for v in verdicts:
-        name, path = claim_figure(v["claim"], study_list, results)
+        name, path = claim_figure(v, study_list, results)
         fig = f"[{name}]({figure_rel(path, out_dir)})" if path else "—"
         bound = f"{fmt(v['bound'])} ({v['bound_label']})" if v["bound"] is not None else f"unknown ({v['bound_label']})"
-        lines.append(f"| {v['claim']} | {v['paper']} | {v['statement']} | {fmt(v['measured'])} ({v['measured_label']}) "
+        lines.append(f"| {papers.label(v)} | {v['paper']} | {v['statement']} | {fmt(v['measured'])} ({v['measured_label']}) "
                      f"| {bound} | {fmt(v['tight'])} | **{v['verdict']}** | {fmt(v['slack'])} | {fig} | `{ledger_key(v)}` |")
     lines += ["", "Pass criteria:", ""]
-    lines += [f"- **{v['claim']}**: {v['criterion']}" for v in verdicts]
-    own = [(v, p) for v in verdicts for n, p in [claim_figure(v["claim"], [], results)] if p or evidence_table(v)]
+    lines += [f"- **{papers.label(v)}**: {v['criterion']}" for v in verdicts]
+    own = [(v, p) for v in verdicts for n, p in [claim_figure(v, [], results)] if p or evidence_table(v)]
     if own:
         lines += ["", "## Evidence of the claims", ""]
         for v, p in own:
-            lines += [f"### {v['claim']}", ""]
+            lines += [f"### {papers.label(v)}", ""]
             if p:
-                lines += [f"![{v['claim']}]({figure_rel(p, out_dir)})", ""]
+                lines += [f"![{papers.label(v)}]({figure_rel(p, out_dir)})", ""]
             cols, rows = evidence_table(v) or ((), ())
             if rows:
                 lines += ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
@@ -156,11 +189,12 @@ def render_md(verdicts, study_list, profile: str, out_dir: Path, results: Path, 
             lines += ["| " + " | ".join(fmt(v) for v in r) + " |" for r in s["fit"].itertuples(index=False)]
             lines.append("")
             continue
-        lines += [f"| {s['group_by']} | runs | not reached | fitted slope | 95% CI | theory | band | verdict |",
-                  "|---|---|---|---|---|---|---|---|"]
+        lines += [f"| panel | softmax share | {s['group_by']} | runs | not reached | fitted slope | 95% CI | theory | band | verdict |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
         for r in s["fit"].itertuples():
             band = f"[{fmt(r.band_low)}, {fmt(r.band_high)}]" if r.band_low == r.band_low else "—"
-            lines.append(f"| {r.group} | {r.runs} | {r.not_reached} | {fmt(r.slope, 3)} | [{fmt(r.ci_low, 3)}, "
+            lines.append(f"| {text_or_dash(getattr(r, 'panel', ''))} | {text_or_dash(getattr(r, 'softmax_share', ''))} "
+                         f"| {r.group} | {r.runs} | {r.not_reached} | {fmt(r.slope, 3)} | [{fmt(r.ci_low, 3)}, "
                          f"{fmt(r.ci_high, 3)}] | {fmt(r.theory_slope)} | {band} | {r.verdict} |")
         lines.append("")
     return "\n".join(lines) + "\n"
@@ -188,7 +222,7 @@ def _html_summary(verdicts, study_list, timed_claims, timed_studies) -> tuple[st
                     "<li>" + e(t).replace("**", "") + "</li>" for t in items) + "</ul>") if items else ""
     rows = []
     for r in summary_rows(verdicts, study_list):
-        rows.append(f"<tr><td>{e(r['paper'])}</td><td class=pass>{r['passed']}</td><td class=fail>{r['failed']}</td>"
+        rows.append(f"<tr><td>{e(r['paper'])}</td><td>{e(r['regime'] or OWN)}</td><td class=pass>{r['passed']}</td><td class=fail>{r['failed']}</td>"
                     f"<td class=unknown>{r['unknown']}</td><td>{e(r['laws'] or '—')}</td></tr>")
     return "".join(rows), pointers
 
@@ -198,12 +232,12 @@ def _html_claims(verdicts, study_list, results: Path) -> str:
     e = html.escape
     claims = []
     for v in verdicts:
-        name, path = claim_figure(v["claim"], study_list, results)
+        name, path = claim_figure(v, study_list, results)
         fig = f"<a href='#fig-{e(name)}'>{e(name)}</a>" if path else "—"
         bound = (f"{e(fmt(v['bound']))}<div class=muted>{e(v['bound_label'])}</div>" if v["bound"] is not None
                  else f"<span class=unknown>unknown</span><div class=muted>{e(v['bound_label'])}</div>")
         claims.append(
-            f"<tr><td><b>{e(v['claim'])}</b></td><td>{e(v['paper'])}</td><td>{e(v['statement'])}"
+            f"<tr><td><b>{e(papers.label(v))}</b></td><td>{e(v['paper'])}</td><td>{e(v['statement'])}"
             f"<div class=muted>{e(v['criterion'])}</div></td><td>{e(fmt(v['measured']))}<div class=muted>"
             f"{e(v['measured_label'])}</div></td><td>{bound}</td><td>{e(fmt(v['tight']))}</td>"
             f"<td class={v['verdict']}>{v['verdict']}</td><td>{e(fmt(v['slack']))}</td><td>{fig}</td>"
@@ -216,12 +250,12 @@ def _html_evidence(verdicts, results: Path) -> list[str]:
     e = html.escape
     gallery = []
     for v in verdicts:
-        _, p = claim_figure(v["claim"], [], results)
+        _, p = claim_figure(v, [], results)
         table = evidence_table(v)
         if p or table:
-            gallery.append(f"<h3 id='fig-{e(v['claim'])}'>{e(v['claim'])} — {e(v['statement'])}</h3>")
+            gallery.append(f"<h3 id='fig-{e(papers.slug(v))}'>{e(papers.label(v))} — {e(v['statement'])}</h3>")
         if p:
-            gallery.append(f"<div class=gallery><img alt='{e(v['claim'])}' src='{_data_uri(p)}'></div>")
+            gallery.append(f"<div class=gallery><img alt='{e(papers.label(v))}' src='{_data_uri(p)}'></div>")
         if table:
             cols, trows = table
             gallery.append("<table><tr>" + "".join(f"<th>{e(c)}</th>" for c in cols) + "</tr>" + "".join(
@@ -242,12 +276,13 @@ def _html_study(s) -> str:
                        for r in s["fit"].itertuples(index=False))
         return head + img + "<table><tr>" + "".join(f"<th>{e(c)}</th>" for c in cols) + f"</tr>{body}</table>"
     fits = "".join(
-        f"<tr><td>{e(str(r.group))}</td><td>{r.runs}</td><td>{r.not_reached}</td><td>{fmt(r.slope, 3)}</td>"
+        f"<tr><td>{e(text_or_dash(getattr(r, 'panel', '')))}</td><td>{e(text_or_dash(getattr(r, 'softmax_share', '')))}</td>"
+        f"<td>{e(str(r.group))}</td><td>{r.runs}</td><td>{r.not_reached}</td><td>{fmt(r.slope, 3)}</td>"
         f"<td>[{fmt(r.ci_low, 3)}, {fmt(r.ci_high, 3)}]</td><td>{fmt(r.theory_slope)}</td>"
         f"<td>{'[' + fmt(r.band_low) + ', ' + fmt(r.band_high) + ']' if r.band_low == r.band_low else '—'}</td>"
         f"<td class={r.verdict if r.verdict in ('pass', 'fail') else 'muted'}>{e(r.verdict)}</td></tr>"
         for r in s["fit"].itertuples())
-    return (head + img + f"<table><tr><th>{e(s['group_by'])}</th><th>runs</th><th>not reached</th><th>fitted slope</th>"
+    return (head + img + f"<table><tr><th>panel</th><th>softmax share</th><th>{e(s['group_by'])}</th><th>runs</th><th>not reached</th><th>fitted slope</th>"
             f"<th>95% CI</th><th>theory</th><th>band</th><th>verdict</th></tr>{fits}</table>")
 
 
@@ -263,7 +298,7 @@ def render_html(verdicts, study_list, profile: str, results: Path, timed_claims=
         "unknown, next to the tight value measured here. The MLflow run of a claim is the run of experiment "
         "<code>verify</code> whose tag <code>ledger_key</code> is the key shown. Slack: the factor by which the "
         "measured value sits inside the paper's bound (above 1: inside).</p>"
-        "<h2>Summary</h2><table><tr><th>paper</th><th>passed</th><th>failed</th><th>paper bound unknown</th>"
+        "<h2>Summary</h2><table><tr><th>paper</th><th>instance regime</th><th>passed</th><th>failed</th><th>paper bound unknown</th>"
         f"<th>study laws</th></tr>{rows}</table>{pointers}"
         "<h2>Claims</h2><table><tr><th>claim</th><th>paper</th><th>statement and criterion</th><th>measured</th>"
         "<th>paper's bound</th><th>tight reference</th><th>verdict</th><th>slack</th><th>figure</th>"

@@ -8,6 +8,7 @@ whenever every check ran.
 """
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -52,10 +53,11 @@ def fmt(v) -> str:
 
 
 def ledger_md(rows: list[dict]) -> str:
-    head = ("| claim | paper | statement | measured | paper bound | tight reference | verdict | slack |\n"
-            "|---|---|---|---|---|---|---|---|\n")
+    head = ("| claim | paper | regime | statement | measured | paper bound | tight reference | verdict | slack |\n"
+            "|---|---|---|---|---|---|---|---|---|\n")
     body = "".join(
-        f"| {r['claim']} | {r['paper']} | {r['statement']} | {fmt(r['measured'])} ({r['measured_label']}) | "
+        f"| {r['claim']} | {r['paper']} | {r.get('regime') or '—'} | {r['statement']} | "
+        f"{fmt(r['measured'])} ({r['measured_label']}) | "
         f"{fmt(r['bound']) if r['bound'] is not None else r['bound_label']} | {fmt(r['tight'])} | "
         f"**{r['verdict']}** | {fmt(r['slack'])} |\n" for r in rows)
     return head + body
@@ -64,8 +66,8 @@ def ledger_md(rows: list[dict]) -> str:
 def mirror(sink: Sink, parent: Run, cfg: DictConfig, row: dict) -> str | None:
     """One claim's verdict as a child run of the verify run (tag ``ledger_key``, as in the report)."""
     tags = dict(study_tags(cfg), claims=row["claim"], paper=row["paper"], verdict=row["verdict"], kind="claim",
-                ledger_key=ledger_key(row))
-    with sink.run(row["claim"], tags, parent.run_id, experiment="verify") as run:
+                ledger_key=ledger_key(row), regime=row.get("regime") or "")
+    with sink.run(papers.label(row), tags, parent.run_id, experiment="verify") as run:
         run.params({"statement": row["statement"], "criterion": row["criterion"], "bound_label": row["bound_label"],
                     "measured_label": row["measured_label"],
                     **{f"sizes.{k}": v for k, v in flatten(OmegaConf.to_container(cfg.profile.verify)).items()}})
@@ -83,15 +85,17 @@ def check_all(cfg: DictConfig, ids: list[str], sink: Sink, parent: Run) -> list[
                          device=torch.device(cfg.device), results_dir=Path(cfg.results_dir))
     rows = []
     for cid in ids:
-        t0 = time.perf_counter()
-        v = papers.CLAIMS[cid].run(ctx)
-        row = round_floats(v.as_dict())
-        row["seconds"] = time.perf_counter() - t0
-        row["mlflow_run_id"] = mirror(sink, parent, cfg, row)
-        rows.append(row)
-        print(f"{cid:6s} {row['verdict']:4s}  measured {fmt(v.measured)} ({v.measured_label}); "
-              f"bound {fmt(v.bound) if v.bound is not None else v.bound_label}; tight {fmt(v.tight)} "
-              f"[{row['seconds']:.1f} s]")
+        claim = papers.CLAIMS[cid]
+        for regime in claim.regimes or (None,):
+            t0 = time.perf_counter()
+            v = claim.run(dataclasses.replace(ctx, regime=regime))
+            row = round_floats(v.as_dict())
+            row["seconds"] = time.perf_counter() - t0
+            row["mlflow_run_id"] = mirror(sink, parent, cfg, row)
+            rows.append(row)
+            print(f"{papers.label(row):6s} {row['verdict']:4s}  measured {fmt(v.measured)} ({v.measured_label}); "
+                  f"bound {fmt(v.bound) if v.bound is not None else v.bound_label}; tight {fmt(v.tight)} "
+                  f"[{row['seconds']:.1f} s]")
     return rows
 
 
@@ -109,7 +113,7 @@ def write_verdicts(rows: list[dict], out_dir: Path, profile: str) -> None:
                 out_dir / f"{prefix}verdicts.csv", index=False, float_format="%.6g")
             title = "Wall-clock verdicts" if prefix else "Verdicts"
             (out_dir / f"{prefix}verdicts.md").write_text(f"# {title} ({profile} profile)\n\n{ledger_md(part)}")
-    write_json(out_dir / "timing_verify.json", {r["claim"]: {"seconds": r["seconds"], "mlflow_run_id": r["mlflow_run_id"]}
+    write_json(out_dir / "timing_verify.json", {papers.label(r): {"seconds": r["seconds"], "mlflow_run_id": r["mlflow_run_id"]}
                                                for r in rows})
 
 

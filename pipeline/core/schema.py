@@ -139,9 +139,10 @@ class StudyConfig:
     derived: Dict[str, str] = spec({})  # new columns from pandas expressions over the run table
     # scaling: one point per run (x, y from the run table) with power-law fits;
     # trace: one curve per run (x = iteration or time_s, y = relative_gap or grad_norm from its trace),
-    # one panel per value of ``panel_by`` (a run-table column), summarised per panel and group
     kind: str = spec("scaling", choices=("scaling", "trace"))
-    panel_by: Optional[str] = None
+    # one panel per value of the ``panel_by`` columns of the run table (e.g. [config.data.regime]): a scaling
+    # study is fitted and judged per panel and group, a trace study summarised per panel and group
+    panel_by: List[str] = spec([])
     grid: Dict[str, Dict[str, str]] = spec({})
 
     @staticmethod

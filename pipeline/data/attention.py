@@ -15,6 +15,7 @@ from omegaconf import MISSING, DictConfig
 from pipeline.core.errors import ConfigError, DataError
 from pipeline.core.spec import check_memory, spec
 from pipeline.data.io import SOLUTIONS, check_real_finite, open_npz, require
+from pipeline.data.regime import REGIMES, spread_scale
 
 @dataclass
 class AttentionData:
@@ -31,6 +32,10 @@ class AttentionData:
     w2: float = spec(1e-3, ge=0.0)
     lam_y: float = spec(1e-3, ge=0.0)
     shared_inputs: bool = False   # self-attention: A1 = A2 = A3
+    #: regulariser: X_true as drawn (theory P3.6) | softmax: X_true rescaled so that the mean over rows of
+    #: max − min of the planted scores A1 X_true A2ᵀ is ``spread`` (pipeline/data/regime.py); w2 as given
+    regime: str = spec("regulariser", choices=REGIMES)
+    spread: float = spec(6.0, gt=0.0)
     cache: bool = True
 
     @staticmethod
@@ -74,6 +79,7 @@ def synthesize_p3(cfg, seed: int) -> dict[str, np.ndarray]:
     [-x_scale, x_scale] and [-y_scale, y_scale], B = S(X_true) A3 Y_true + noise·N(0, 1).
 
     ``shared_inputs``: self-attention, A1 = A2 = A3 (the layer input, theory P3.1).
+    ``regime: softmax``: X_true rescaled so that the planted score rows spread over ``spread`` units.
     """
     rng = np.random.default_rng(seed)
     n, d = int(cfg.n), int(cfg.d)
@@ -84,6 +90,8 @@ def synthesize_p3(cfg, seed: int) -> dict[str, np.ndarray]:
         A1, A2, A3 = (rng.standard_normal((n, d)) / np.sqrt(d) for _ in range(3))
     X_true = float(cfg.x_scale) * rng.uniform(-1.0, 1.0, (d, d))
     Y_true = float(cfg.y_scale) * rng.uniform(-1.0, 1.0, (d, d))
+    if cfg.get("regime", "regulariser") == "softmax":
+        X_true = X_true * spread_scale(A1 @ X_true @ A2.T, float(cfg.spread))
     B = row_softmax(A1 @ X_true @ A2.T) @ A3 @ Y_true
     if cfg.noise > 0:
         B = B + float(cfg.noise) * rng.standard_normal((n, d))

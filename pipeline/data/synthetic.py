@@ -3,7 +3,8 @@
 A = U diag(s) Vᵀ with orthonormal U (n×d) and orthogonal V (d×d); singular values
 s from ‖A‖ = R down to R/κ; optional heavy rows; a target b that is planted,
 random in the simplex, or adversarial ±e_k; and uniform weights from the PD rule
-w_i² = C_w + l/σ_min(A)² (assumption A3).
+w_i² = C_w + l/σ_min(A)² (assumption A3). ``regime: softmax`` rescales x_true to a logit spread and
+lowers the weights to w² = w2_n2/n² (:mod:`pipeline.data.regime`).
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from omegaconf import DictConfig
 from pipeline.core.errors import ConfigError
 from pipeline.core.spec import check_memory, spec
 from pipeline.data.matrix import singular_values as _singular_values
+from pipeline.data.regime import REGIMES, softmax_w2, spread_scale
 
 
 @dataclass
@@ -42,6 +44,11 @@ class SyntheticData:
     adversarial_sign: int = spec(1, choices=(1, -1))
     C_w: float = spec(0.25, ge=0.0)               # PD rule w_i² = C_w + l/σ_min(A)² (A3); tight C_w ≥ 0.2405
     l: float = spec(1.0, ge=0.0)
+    #: regulariser: the PD rule above (the theory notes' instance) | softmax: x_true rescaled to a logit
+    #: spread of ``spread`` and w_i² = w2_n2/n², so that the softmax term shapes ∇²L(x*) (pipeline/data/regime.py)
+    regime: str = spec("regulariser", choices=REGIMES)
+    spread: float = spec(6.0, gt=0.0)             # softmax regime: max − min of A x_true (planted b)
+    w2_n2: float = spec(1.0, gt=0.0)              # softmax regime: w_i² = w2_n2 / n²
     cache: bool = True
 
     @staticmethod
@@ -99,7 +106,8 @@ def synthesize_p1(cfg, seed: int) -> dict[str, np.ndarray]:
     """Build (A, b, w, x_true) from a ``data`` config (:class:`SyntheticData`).
 
     With ``density`` set, A is sparse (scipy CSR) with ‖A‖ = R and its conditioning as it comes;
-    otherwise A = U diag(s) Vᵀ with the requested spectrum.
+    otherwise A = U diag(s) Vᵀ with the requested spectrum. ``regime: softmax``: x_true rescaled so that
+    max − min of A x_true is ``spread``, and w_i² = w2_n2/n² in place of the PD rule.
     """
     rng = np.random.default_rng(seed)
     n, d = int(cfg.n), int(cfg.d)
@@ -121,6 +129,9 @@ def synthesize_p1(cfg, seed: int) -> dict[str, np.ndarray]:
             A[heavy] *= cfg.heavy_scale
     x_true = rng.standard_normal(d)
     x_true *= cfg.x_true_norm / np.linalg.norm(x_true)
+    softmax_regime = cfg.get("regime", "regulariser") == "softmax"
+    if softmax_regime:
+        x_true = x_true * spread_scale(A @ x_true, float(cfg.spread))
     if cfg.b == "planted":
         b = softmax_np(A @ x_true)
     elif cfg.b == "simplex":
@@ -130,5 +141,8 @@ def synthesize_p1(cfg, seed: int) -> dict[str, np.ndarray]:
         b[rng.integers(n)] = float(cfg.adversarial_sign)
     if cfg.noise > 0 and cfg.b != "adversarial":
         b = (1.0 - cfg.noise) * b + cfg.noise * rng.dirichlet(np.ones(n))
-    w = pd_weights(A, float(cfg.C_w), float(cfg.l))
+    if softmax_regime:
+        w = np.full(n, np.sqrt(softmax_w2(n, float(cfg.w2_n2))))
+    else:
+        w = pd_weights(A, float(cfg.C_w), float(cfg.l))
     return {"A": A, "b": b, "w": w, "x_true": x_true}

@@ -13,6 +13,7 @@ from omegaconf import DictConfig
 
 from pipeline.core.errors import ConfigError
 from pipeline.core.spec import check_memory, spec
+from pipeline.data.regime import REGIMES, softmax_w2, spread_scale
 from pipeline.data.synthetic import softmax_np
 
 
@@ -29,6 +30,11 @@ class LowRankData:
     kappa: float = spec(40.0, ge=1.0)
     w2: float = spec(20.0, gt=0.0)
     x_true_norm: float = spec(1.0, ge=0.0)
+    #: regulariser: w² = ``w2`` (∇²L(x*) ≈ w²AᵀA) | softmax: x_true rescaled so that max − min of A x_true
+    #: is ``spread`` and w² = w2_n2/rows² (pipeline/data/regime.py)
+    regime: str = spec("regulariser", choices=REGIMES)
+    spread: float = spec(6.0, gt=0.0)
+    w2_n2: float = spec(1.0, gt=0.0)
     cache: bool = True
 
     @staticmethod
@@ -57,6 +63,11 @@ class FiniteSumData:
     realizable: bool = True
     noise: float = spec(0.3, ge=0.0)
     x_true_norm: float = spec(1.0, ge=0.0)
+    #: regulariser: w² = ``w2`` | softmax: x_true (and the control's targets) rescaled so that the mean over
+    #: instances of max − min of A_k x_true is ``spread``, and w² = w2_n2/rows² (pipeline/data/regime.py)
+    regime: str = spec("regulariser", choices=REGIMES)
+    spread: float = spec(6.0, gt=0.0)
+    w2_n2: float = spec(1.0, gt=0.0)
     cache: bool = True
 
     @staticmethod
@@ -88,8 +99,12 @@ def lowrank(cfg, seed: int) -> dict[str, np.ndarray]:
     U, V = orthonormal(rng, N, k), orthonormal(rng, d, k)
     A = (U * np.sqrt(lam)) @ V.T
     x_true = unit(rng, d, float(cfg.x_true_norm))
+    w2 = float(cfg.w2)
+    if cfg.get("regime", "regulariser") == "softmax":
+        x_true = x_true * spread_scale(A @ x_true, float(cfg.spread))
+        w2 = softmax_w2(N, float(cfg.w2_n2))
     b = softmax_np(A @ x_true)
-    w = np.full(N, np.sqrt(float(cfg.w2)))
+    w = np.full(N, np.sqrt(w2))
     return {"A": A[None], "b": b[None], "w": w[None], "centre": np.zeros(d), "x_true": x_true}
 
 
@@ -104,14 +119,21 @@ def finite_sum(cfg, seed: int) -> dict[str, np.ndarray]:
     m, N, d, h = int(cfg.m), int(cfg.rows), int(cfg.d), float(cfg.heterogeneity)
     x_true = unit(rng, d, float(cfg.x_true_norm))
     G0 = rng.standard_normal((N, d))
+    softmax_regime = cfg.get("regime", "regulariser") == "softmax"
     if cfg.realizable:
         A = (G0[None] + h * rng.standard_normal((m, N, d))) / np.sqrt(N)
+        if softmax_regime:
+            x_true = x_true * spread_scale(A @ x_true, float(cfg.spread))
         b = np.stack([softmax_np(Ak @ x_true) for Ak in A])
     else:
         A = np.repeat((G0 / np.sqrt(N))[None], m, axis=0)
         xs = x_true[None] + float(cfg.noise) * rng.standard_normal((m, d))
+        if softmax_regime:
+            c = spread_scale(A @ x_true, float(cfg.spread))
+            x_true, xs = x_true * c, xs * c
         b = np.stack([softmax_np(A[0] @ xk) for xk in xs])
-    w = np.full((m, N), np.sqrt(float(cfg.w2)))
+    w2 = softmax_w2(N, float(cfg.w2_n2)) if softmax_regime else float(cfg.w2)
+    w = np.full((m, N), np.sqrt(w2))
     centre = x_true.copy() if cfg.centred else np.zeros(d)
     return {"A": A, "b": b, "w": w, "centre": centre, "x_true": x_true}
 

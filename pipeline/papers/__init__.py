@@ -10,6 +10,11 @@ registry turns it into the :class:`Verdict` of the ledger, with the id, paper, s
 criterion given at registration. The ledger order is the registry's: papers by id (the lab's own
 first), claims by their numbered id within a paper.
 
+A claim about a law (an iteration count, a rate) is judged once per instance regime
+(``regimes=REGIMES`` at registration; :mod:`pipeline.data.regime`): its check then sees
+``ctx.regime`` and ``ctx.study_table`` keeps that regime's runs, and the ledger holds one verdict
+per claim and regime.
+
 Slack is the factor by which the measured value sits inside the bound: bound/measured for an upper
 bound, measured/bound for a lower bound (above 1: inside; ``None`` when the paper's bound is unknown).
 """
@@ -27,9 +32,12 @@ from typing import Any, Callable, Mapping, Optional
 import torch
 
 from pipeline.core.errors import ConfigError
+from pipeline.data.regime import REGIMES
 
 #: The entry-point group through which an installed package adds papers to the lab.
 ENTRY_POINTS = "softmax_lab.papers"
+#: The column of a study's run table that holds the instance regime.
+REGIME_COLUMN = "config.data.regime"
 
 
 @dataclass
@@ -46,6 +54,7 @@ class Verdict:
     passed: bool
     slack: Optional[float]
     details: dict[str, Any] = field(default_factory=dict)
+    regime: str = ""  # the instance regime the claim was judged in ("" for a check on its own instances)
 
     @property
     def verdict(self) -> str:
@@ -82,16 +91,24 @@ class Context:
     dtype: torch.dtype = torch.float64
     device: torch.device = torch.device("cpu")
     results_dir: Optional[Path] = None  # where the studies' tables are, for claims judged on a study
+    regime: Optional[str] = None  # the instance regime of a claim judged per regime (pipeline/data/regime.py)
 
     def study_table(self, study: str):
-        """The run table of a study (``<results_dir>/<study>/table.csv``) for a claim judged on it."""
+        """The run table of a study (``<results_dir>/<study>/table.csv``) for a claim judged on it; with
+        ``regime`` set, only the runs of that regime (column ``config.data.regime``)."""
         import pandas as pd
 
         path = Path(self.results_dir or "results") / study / "table.csv"
         if not path.is_file():
             raise ConfigError("results_dir", f"no table of study {study} at {path}; run it first: "
                                              f"python -m pipeline -m +study={study} && python -m pipeline.plot +study={study}")
-        return pd.read_csv(path)
+        df = pd.read_csv(path)
+        if self.regime is None:
+            return df
+        if REGIME_COLUMN not in df.columns or not (df[REGIME_COLUMN] == self.regime).any():
+            raise ConfigError("results_dir", f"study {study} has no runs in the {self.regime} regime ({path}); "
+                                             f"rerun it: python -m pipeline -m +study={study}")
+        return df[df[REGIME_COLUMN] == self.regime].reset_index(drop=True)
 
     def generator(self, stream: int) -> torch.Generator:
         """An explicit generator for one stream of randomness of one check."""
@@ -123,6 +140,7 @@ class Claim:
     check: Callable[[Context], Measurement]
     timing: bool = False  # a wall-clock claim: its verdict goes to the timing ledger (not byte-stable)
     studies: tuple[str, ...] = ()  # judged on these studies' run tables (not on runs of its own)
+    regimes: tuple[str, ...] = ()  # judged once per instance regime (empty: once, on its own instances)
 
     def run(self, ctx: Context) -> Verdict:
         """Run the check and make its verdict (keyword arguments only: the fields are named)."""
@@ -131,7 +149,14 @@ class Claim:
             raise TypeError(f"the check of claim {self.id} returned {type(m).__name__}, not a Measurement")
         return Verdict(claim=self.id, paper=self.paper, statement=self.statement, criterion=self.criterion,
                        measured=m.measured, measured_label=m.measured_label, bound=m.bound,
-                       bound_label=m.bound_label, tight=m.tight, passed=m.passed, slack=m.slack, details=m.details)
+                       bound_label=m.bound_label, tight=m.tight, passed=m.passed, slack=m.slack, details=m.details,
+                       regime=ctx.regime or "")
+
+    def verdicts(self, ctx: Context) -> list[Verdict]:
+        """The claim's verdicts: one per regime for a claim judged per regime, else one."""
+        if not self.regimes:
+            return [self.run(dataclasses.replace(ctx, regime=None))]
+        return [self.run(dataclasses.replace(ctx, regime=r)) for r in self.regimes]
 
 
 PAPERS: dict[str, Paper] = {}
@@ -158,17 +183,32 @@ def paper(id: str, title: str, authors: str, arxiv: str, sizes: Optional[type] =
     return PAPERS[id]
 
 
-def claim(id: str, paper: str, statement: str, criterion: str, timing: bool = False, studies: tuple[str, ...] = ()):
+def claim(id: str, paper: str, statement: str, criterion: str, timing: bool = False, studies: tuple[str, ...] = (),
+          regimes: tuple[str, ...] = ()):
     """Register a check function as the numerical test of claim ``id`` (``timing``: wall-clock;
-    ``studies``: the studies whose run tables it judges)."""
+    ``studies``: the studies whose run tables it judges; ``regimes``: judged once per instance regime,
+    e.g. :data:`REGIMES`)."""
+    unknown = [r for r in regimes if r not in REGIMES]
+    if unknown:
+        raise ValueError(f"claim {id}: unknown regime {unknown[0]!r}; regimes are {', '.join(REGIMES)}")
 
     def register(fn: Callable[[Context], Measurement]) -> Callable[[Context], Measurement]:
         if id in CLAIMS:
             raise ValueError(f"claim {id} registered twice")
-        CLAIMS[id] = Claim(id, paper, statement, criterion, fn, timing, tuple(studies))
+        CLAIMS[id] = Claim(id, paper, statement, criterion, fn, timing, tuple(studies), tuple(regimes))
         return fn
 
     return register
+
+
+def label(row: Mapping[str, Any]) -> str:
+    """How the ledger names a verdict: ``C2.7``, or ``C2.7 [softmax]`` for one regime's verdict."""
+    return f"{row['claim']} [{row['regime']}]" if row.get("regime") else str(row["claim"])
+
+
+def slug(row: Mapping[str, Any]) -> str:
+    """A verdict's name in file names: ``C2.7`` or ``C2.7_softmax``."""
+    return f"{row['claim']}_{row['regime']}" if row.get("regime") else str(row["claim"])
 
 
 def figure(claim_id: str):

@@ -142,6 +142,25 @@ class AttentionRegression:
         zero = np.zeros_like(x)
         return [x, zero] if np.all(np.isfinite(x)) else [zero]
 
+    def hessian_split(self, z: Tensor) -> tuple[Tensor, Tensor]:
+        """(∇²ₓ(L + L_reg), ∇²ₓL_reg) at z, the x-block with Y fixed (P3.2; pipeline/reference/regime.py)."""
+        X, Y = self.split(z)
+        H = self.hess_x(X, Y)
+        return H, H - K.hessian_x(*self._data(), X, Y, None)
+
+    def logits(self, z: Tensor) -> Tensor:
+        """The scores A1 X A2ᵀ (one softmax per row)."""
+        return K.scores(self.A1, self.A2, self.split(z)[0])
+
+    def pd_rule(self, z: Tensor) -> bool:
+        """The sufficient condition of P3.4 with l → 0: w_{j0,p}² ≥ 0.3849·osc(g_{j0}) for every j0, p,
+        g_{j0} the rows of G = (S V − B)Vᵀ at z."""
+        X, Y = self.split(z)
+        V = self.A3 @ Y
+        G = (K.attention(self.A1, self.A2, X) @ V - self.B) @ V.T
+        osc = G.max(dim=1).values - G.min(dim=1).values
+        return bool(torch.all((self.w * self.w) >= 0.3849 * osc[:, None]))
+
     def size_constants(self) -> dict[str, float]:
         """The sizes only (an instance without a reference optimum)."""
         return {"n": float(self.n), "d": float(self.d), "w2_min": float((self.w * self.w).min()), "lam_y": self.lam_y}

@@ -10,7 +10,7 @@ from torch import Tensor
 
 from kernels import softmax as K
 from kernels.backend import ops
-from kernels.matrix import to_torch
+from kernels.matrix import matvec, scaled_gram, to_torch
 from kernels.spectrum import spectral_stats
 
 
@@ -79,6 +79,18 @@ class SoftmaxRegression:
         """ℓ ≤ ‖A‖²(0.3082 + max w²) for ‖b‖₁ ≤ 1 (theory P1.4)."""
         A = self.A.to_dense() if self.A.layout != torch.strided else self.A
         return K.smoothness_bound(float(torch.linalg.matrix_norm(A, ord=2)), self.w)
+
+    def hessian_split(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """(∇²L(x), AᵀW²A): the Hessian and its regulariser part (theory P1.2; pipeline/reference/regime.py)."""
+        return self.hess(x), scaled_gram(self.A, self.w * self.w)
+
+    def logits(self, x: Tensor) -> Tensor:
+        """The logits Ax, as one row."""
+        return matvec(self.A, x)[None]
+
+    def pd_rule(self, x: Tensor) -> bool:
+        """A3 with some l > 0 and the tight C_w: min w_i² > 0.2405 (theory P1.3-P1.4)."""
+        return float((self.w * self.w).min()) > -K.B_LOWER_L1
 
     def stats(self, x: Tensor) -> dict[str, float]:
         """Measured constants at x: ℓ, μ, κ and effective rank of ∇²L(x)."""

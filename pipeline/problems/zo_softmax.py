@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 
 from kernels.backend import ops
-from kernels.softmax import B_UPPER_L1
+from kernels.softmax import B_LOWER_L1, B_UPPER_L1
 from kernels.spectrum import NULL_FRACTION, kept_spectrum, spectral_stats
 
 
@@ -110,6 +110,24 @@ class ZOSoftmax:
         norm = float(torch.linalg.matrix_norm(self.A, ord=2).max())
         return norm**2 * (B_UPPER_L1 + float((self.w * self.w).max()))
 
+    def hessian_split(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """(∇²L(x), (1/m)Σ_k A_kᵀW_k²A_k): the Hessian and its regulariser part (pipeline/reference/regime.py)."""
+        reg = torch.einsum("kni,kn,knj->ij", self.A, self.w * self.w, self.A) / self.m
+        return self.hess(x), reg
+
+    def logits(self, x: Tensor) -> Tensor:
+        """The logits A_k x, one row per instance (m×N)."""
+        return self.A @ x
+
+    def pd_rule(self, x: Tensor) -> bool:
+        """The one-instance bound of P2.3 (B2): μ ≥ σ_min(A)²(min w² − 0.2405) > 0 needs min w² > 0.2405."""
+        return float((self.w * self.w).min()) > -B_LOWER_L1
+
+    def noise_at_optimum(self, x: Tensor) -> float:
+        """tr Σ(x) = (1/m)Σ_k ‖∇L_k(x) − ∇L(x)‖², 0 at an interpolating x* (assumption B4)."""
+        G = self.instance_gradients(x)
+        return float(((G - G.mean(0)) ** 2).sum(1).mean())
+
     def stats(self, x: Tensor) -> dict[str, float]:
         """ℓ, μ, κ and r of ∇²L(x) over the whole space (μ = 0 on a low-rank instance)."""
         return spectral_stats(self.hess(x))
@@ -122,4 +140,5 @@ class ZOSoftmax:
         alpha = noise_alpha(Hk)
         return {"ell": ell, "mu": mu, "kappa": ell / mu, "effective_rank": float(ev.sum()) / ell,
                 "rank": float(ev.numel()), "alpha": alpha, "alpha_over_mu": alpha / mu, "m": float(self.m),
-                "rows": float(self.A.shape[1]), "d": float(self.dim), "w2_min": float((self.w * self.w).min())}
+                "rows": float(self.A.shape[1]), "d": float(self.dim), "w2_min": float((self.w * self.w).min()),
+                "noise_at_optimum": self.noise_at_optimum(x_star)}

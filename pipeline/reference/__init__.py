@@ -21,10 +21,11 @@ from omegaconf import DictConfig, OmegaConf
 
 from pipeline.data import FILE_KINDS, cache, matrix, raw_arrays
 from pipeline.problems import PROBLEMS, CountingOracle
+from pipeline.reference.regime import measure_regime
 from pipeline.solvers import Newton, StopRule
 from pipeline.solvers.base import DIVERGED
 
-CACHE_VERSION = "p1-instance-v1"
+CACHE_VERSION = "p1-instance-v2"  # v2: the regime constants (pipeline/reference/regime.py)
 
 
 @dataclass
@@ -79,7 +80,8 @@ def _newton_from(problem, starts: list[torch.Tensor], stop: StopRule, solve: str
 
 
 def compute_reference(cfg: DictConfig, arrays: dict[str, np.ndarray]) -> tuple[np.ndarray, float, dict]:
-    """x* by exact Newton with backtracking until ‖∇L‖ ≤ reference.gtol (common.md §5), in float64.
+    """x* by exact Newton with backtracking until ‖∇L‖ ≤ reference.gtol (common.md §5), in float64, and
+    the constants measured there (spectrum, and the regime of :mod:`pipeline.reference.regime`).
 
     Newton starts at 0, or at each of the problem's ``reference_starts(arrays)`` (a non-convex
     problem); x* is then the stationary point of lowest loss among the runs that reached gtol.
@@ -96,6 +98,7 @@ def compute_reference(cfg: DictConfig, arrays: dict[str, np.ndarray]) -> tuple[n
     trace, chosen = _newton_from(problem, x0s, stop, getattr(problem, "reference_solve", "cholesky"), gtol)
     x_star = trace.x
     consts = measure_constants(problem, x_star, arrays)
+    consts.update(measure_regime(problem, x_star))
     consts.update(ref_grad_norm=trace.last.grad_norm, ref_iterations=float(trace.iterations))
     if len(x0s) > 1:
         consts["ref_start"] = float(chosen)

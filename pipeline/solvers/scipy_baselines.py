@@ -26,7 +26,12 @@ class ScipyMinimize:
     products where the method uses them). Each iterate passes through the recorder
     via scipy's ``callback(intermediate_result)``; the stop rule ends the run by
     raising StopIteration. scipy's own tolerances are set to zero so that the
-    shared stop rule decides."""
+    shared stop rule decides.
+
+    Newton-CG sees the loss divided by ‖∇L(x0)‖: its inner CG stops on an absolute curvature test
+    (pᵀHp ≤ 3·machine ε), which on a loss of scale 1e-6 (a softmax-regime instance: w² = 1/n²) ends every
+    run at the first step with a zero direction; the scaling makes the test relative and does not change
+    the iterates of an exact method otherwise."""
 
     name: ClassVar[str] = "scipy"
     paper: ClassVar[str] = "baseline"
@@ -44,20 +49,22 @@ class ScipyMinimize:
         rec = Recorder(p.label, stop, observe, x_star)
         state = {"k": 0}
         last = {}
+        f0, g0 = oracle.problem.loss_grad(x0)
+        g0n = float(torch.linalg.vector_norm(g0))
+        c = 1.0 / g0n if p.method == "Newton-CG" and g0n > 0 else 1.0  # see the class docstring
 
         def fun(z):
             f, g = oracle.loss_grad(T(z))
             last["x"], last["g"] = z.copy(), g
-            return float(f), N(g)
+            return c * float(f), c * N(g)
 
         def callback(intermediate_result):
             state["k"] += 1
             z = intermediate_result.x
             g = last["g"] if "x" in last and np.array_equal(last["x"], z) else oracle.problem.grad(T(z))
-            if rec.step(state["k"], T(z), float(intermediate_result.fun), g):
+            if rec.step(state["k"], T(z), float(intermediate_result.fun) / c, g):
                 raise StopIteration
 
-        f0, g0 = oracle.problem.loss_grad(x0)
         if rec.step(0, x0, float(f0), g0):
             rec.trace.oracle_calls = dict(oracle.calls)
             return rec.trace
@@ -70,7 +77,7 @@ class ScipyMinimize:
             kwargs["hess"] = lambda z: N(oracle.hess(T(z)))
         else:
             options.update(xtol=1e-300)
-            kwargs["hessp"] = lambda z, v: N(oracle.hvp(T(z), T(v)))
+            kwargs["hessp"] = lambda z, v: c * N(oracle.hvp(T(z), T(v)))
         res = scipy.optimize.minimize(fun, N(x0), jac=True, method=p.method, callback=callback,
                                       options=options, **kwargs)
         tr = rec.trace

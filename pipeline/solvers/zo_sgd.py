@@ -36,7 +36,9 @@ class ZOSGDParams:
     perturbation: str = spec("gaussian", choices=spsa.KINDS)  # gaussian: z ~ N(0, I) | sphere: radius √d
     eps_sp: float = spec(1e-5, gt=0.0)           # perturbation scale ε (not the accuracy ε); 1e-3 in float32
     batch: Optional[int] = spec(None, ge=1)      # B, instances per step with replacement; null: full batch
-    step: str = spec("theory", choices=("theory", "fixed"))
+    #: theory: η = step_scale·min(1, μB/α)/(ℓγ) | constant: η = step_scale/(ℓγ) whatever B (the control of the
+    #: B-sweep: a step not forced to scale with B) | fixed: η = step_scale·eta
+    step: str = spec("theory", choices=("theory", "constant", "fixed"))
     eta: Optional[float] = spec(None, gt=0.0)    # the step when step=fixed
     step_scale: float = spec(1.0, gt=0.0)        # multiplies the theory step
     #: batched: all 2n losses in one product | seeded: z regenerated from seeds, O(d) memory
@@ -83,7 +85,7 @@ class ZOSGD:
         try:
             c = theory_constants(oracle, x0)
         except ConfigError:
-            if p.step == "theory":
+            if p.step != "fixed":
                 raise
             return info | {"eta": p.step_scale * float(p.eta)}  # a given step needs no constants
         g = spsa.gamma(p.perturbation, c["effective_rank"], p.n, oracle.dim)
@@ -95,6 +97,8 @@ class ZOSGD:
                     bound_per_decade=math.log(10) * kappa * g * (2.0 * max(1.0, noise) if stochastic else 1.0))
         if p.step == "theory":
             info["eta"] = p.step_scale * min(1.0, 1.0 / noise if noise > 0 else 1.0) / (c["ell"] * g)
+        elif p.step == "constant":
+            info["eta"] = p.step_scale / (c["ell"] * g)
         else:
             info["eta"] = p.step_scale * float(p.eta)
         return info

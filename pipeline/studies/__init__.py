@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 from omegaconf import OmegaConf
 
-from pipeline.studies import scaling, traces
+from pipeline.studies import panels, scaling, traces
 from pipeline.studies.table import run_table, significant, write_table
 
 
@@ -40,7 +40,7 @@ def _scaling(df, study, out: dict[str, Path]) -> tuple[str, pd.DataFrame]:
 
 
 def _trace(df, study, out: dict[str, Path]) -> tuple[str, pd.DataFrame]:
-    order = [study.group_by, "seed"] + ([study.panel_by] if study.get("panel_by") else [])
+    order = [study.group_by, "seed"] + panels.keys(study)
     df = significant(df.sort_values(order).reset_index(drop=True))
     write_table(df, study, out["table"])
     table = traces.summary_table(df, study)

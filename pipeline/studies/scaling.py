@@ -1,5 +1,6 @@
 """A scaling study (``study.kind: scaling``): one point per run, power-law fits per group against the
-study's predicted laws and bands, the fit table and the log-log figure."""
+study's predicted laws and bands, the fit table and the log-log figure. With ``panel_by`` (e.g. the
+instance regime), every panel is fitted and judged on its own and drawn side by side."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,6 +10,7 @@ import numpy as np
 from pipeline.core import style
 from pipeline.core.errors import ConfigError
 from pipeline.core.fits import fit_power_law
+from pipeline.studies import panels as P
 
 
 def law_for(study, group: str):
@@ -29,14 +31,24 @@ def _groups(df, study):
 
 
 def fit_table(df, study):
+    """One row per (panel, group): the fitted slope with its 95% CI, the law's slope and band, the verdict."""
     import pandas as pd
 
+    rows = []
+    where = P.labels(df, study)
+    for panel in P.ordered(df, study):
+        rows += _panel_rows(df[where == panel], study, panel)
+    return pd.DataFrame(rows)
+
+
+def _panel_rows(df, study, panel: str) -> list[dict]:
     rows = []
     for group, sub in _groups(df, study):
         fit = fit_power_law(fitted(sub, study)[study.x], fitted(sub, study)[study.y])
         law = law_for(study, group)
         missing = int(sub[study.y].isna().sum())
-        row = {"group": group, "runs": len(sub), "not_reached": missing,
+        row = {"panel": panel, "regime": P.regime_of(sub), "softmax_share": P.share_range(sub).replace("softmax share ", ""),
+               "group": group, "runs": len(sub), "not_reached": missing,
                "slope": fit.slope if fit else np.nan, "ci_low": fit.ci_low if fit else np.nan,
                "ci_high": fit.ci_high if fit else np.nan,
                "theory_slope": law.slope if law else np.nan,
@@ -47,7 +59,7 @@ def fit_table(df, study):
             ok = law.band[0] <= fit.slope <= law.band[1] and missing == 0
             row["verdict"] = "pass" if ok else "fail"
         rows.append(row)
-    return pd.DataFrame(rows)
+    return rows
 
 
 def _group_label(study, fit, row, name: str) -> str:
@@ -71,12 +83,12 @@ def _draw_fit(ax, used, fit, study, group, c, xgrid) -> None:
         ax.plot(xgrid, y0 * (xgrid / x0) ** law.slope, color=c, lw=1.0, ls="--", alpha=0.7, zorder=1)
 
 
-def _draw_group(ax, sub, fits, study, group, c, m, xgrid):
+def _draw_group(ax, sub, fits, study, group, c, m, xgrid, panel: str = ""):
     """One group's points, fit and theory line; a (x, color, marker, label) to draw on the floor instead
     when no y is positive (a log axis cannot show 0), else None."""
     used = fitted(sub, study)
     fit = fit_power_law(used[study.x], used[study.y])
-    row = fits[fits.group == group].iloc[0]
+    row = fits[(fits.group == group) & (fits.panel == panel)].iloc[0]
     name = study.get("group_label", "{}").format(group)
     label = _group_label(study, fit, row, name)
     yv = used[study.y].to_numpy(float)
@@ -94,14 +106,14 @@ def _draw_group(ax, sub, fits, study, group, c, m, xgrid):
     return None
 
 
-def _draw_references(ax, study, xgrid) -> None:
+def _draw_references(ax, study, xgrid, note: bool = True) -> None:
     for k, ref in enumerate(study.get("references", [])):
         ax.plot(xgrid, ref.coef * xgrid**ref.slope, color="black", lw=1.0, ls=(0, (4, 2 + 2 * k)), label=ref.label)
     if study.get("fit_x_min") is not None:
         ax.axvline(float(study.fit_x_min), color="gray", lw=0.8, ls=":")
         ax.scatter([], [], facecolors="none", edgecolors="gray", s=22,
                    label=f"hollow: left out of the fit (x < {float(study.fit_x_min):g})")
-    if study.get("note"):
+    if note and study.get("note"):
         ax.text(0.02, 0.98, study.note, transform=ax.transAxes, fontsize=7.5, va="top")
 
 
@@ -118,7 +130,13 @@ def _x_ticks(ax, xs_all) -> None:
         ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
 
 
-def _finish(ax, study, floors, xs_all) -> None:
+def _finish(ax, study, floors, xs_all, title: str = "", ys=None) -> None:
+    ys = np.asarray(ys if ys is not None else [1.0], dtype=float)
+    if not (np.isfinite(ys) & (ys > 0)).any():  # nothing a log axis can show: an empty panel that says so
+        ax.set_ylim(1.0, 10.0)
+        ax.set_xlim(np.nanmin(xs_all) / 1.2, np.nanmax(xs_all) * 1.2)
+        ax.text(0.5, 0.5, f"no run has a positive, finite {study.y}", transform=ax.transAxes, ha="center",
+                fontsize=9, color="#a11")
     ax.set_xscale("log")
     ax.set_yscale("log")
     if floors:
@@ -128,7 +146,7 @@ def _finish(ax, study, floors, xs_all) -> None:
         ax.set_ylim(bottom=lo)
     ax.set_xlabel(study.x_label or study.x)
     ax.set_ylabel(study.y_label or study.y)
-    ax.set_title(study.title or study.name, fontsize=11)
+    ax.set_title(title or study.title or study.name, fontsize=10 if title else 11)
     ax.grid(True, which="both", alpha=0.25)
     ax.plot([], [], color="gray", lw=1.2, label="solid: least-squares fit in log-log")
     if len(study.laws):
@@ -144,25 +162,40 @@ def draw(df, fits, study, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7.2, 4.8), dpi=120)
+    panels = P.ordered(df, study)
+    fig, axes = plt.subplots(1, len(panels), figsize=(7.2 * len(panels), 4.8 + 0.4 * (len(panels) > 1)), dpi=120,
+                             squeeze=False)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     markers = "osD^vP*X"
-    xs_all = df[study.x].to_numpy(float)
-    xgrid = np.geomspace(np.nanmin(xs_all) / 1.2, np.nanmax(xs_all) * 1.2, 50)
-    floors = []
-    for i, (group, sub) in enumerate(_groups(df, study)):
-        floor = _draw_group(ax, sub, fits, study, group, colors[i % len(colors)], markers[i % len(markers)], xgrid)
-        if floor is not None:
-            floors.append(floor)
-    _draw_references(ax, study, xgrid)
-    _finish(ax, study, floors, xs_all)
+    groups = [g for g, _ in _groups(df, study)]
+    where = P.labels(df, study)
+    for ax, panel in zip(axes[0], panels):
+        part = df[where == panel]
+        xs_all = part[study.x].to_numpy(float)
+        xgrid = np.geomspace(np.nanmin(xs_all) / 1.2, np.nanmax(xs_all) * 1.2, 50)
+        floors = []
+        for group, sub in _groups(part, study):
+            i = groups.index(group)  # one colour and marker per group across the panels
+            floor = _draw_group(ax, sub, fits, study, group, colors[i % len(colors)], markers[i % len(markers)],
+                                xgrid, panel)
+            if floor is not None:
+                floors.append(floor)
+        _draw_references(ax, study, xgrid, note=len(panels) == 1)
+        _finish(ax, study, floors, xs_all, P.title(study, panel, part) if len(panels) > 1 or panel else "",
+                part[study.y].to_numpy(float))
+    if len(panels) > 1 or panels[0]:
+        import textwrap
+
+        note = "\n".join(textwrap.wrap(study.note, 110 * len(panels))) if len(panels) > 1 and study.get("note") else ""
+        fig.suptitle((study.title or study.name) + (f"\n{note}" if note else ""), fontsize=11 if not note else 10)
     style.save(fig, path)
 
 
 def fmt_md(fits, group: str = "solver") -> str:
-    head = f"| {group} | runs | not reached | fitted slope | 95% CI | theory | band | verdict |\n|---|---|---|---|---|---|---|---|\n"
+    head = (f"| panel | softmax share | {group} | runs | not reached | fitted slope | 95% CI | theory | band | verdict |\n"
+            "|---|---|---|---|---|---|---|---|---|---|\n")
     body = "".join(
-        f"| {r.group} | {r.runs} | {r.not_reached} | {r.slope:.3f} | [{r.ci_low:.3f}, {r.ci_high:.3f}] | "
+        f"| {r.panel or '—'} | {r.softmax_share or '—'} | {r.group} | {r.runs} | {r.not_reached} | {r.slope:.3f} | [{r.ci_low:.3f}, {r.ci_high:.3f}] | "
         f"{'' if np.isnan(r.theory_slope) else f'{r.theory_slope:g}'} | "
         f"{'' if np.isnan(r.band_low) else f'[{r.band_low:g}, {r.band_high:g}]'} | {r.verdict} |\n"
         for r in fits.itertuples())

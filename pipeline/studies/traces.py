@@ -17,21 +17,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipeline.core.errors import ConfigError
+from pipeline.studies import panels as P
 
 EPS_SHOWN = ("1e-08",)
 
 
 def _panels(df, study) -> list:
-    if not study.get("panel_by"):
-        return [None]
-    if study.panel_by not in df.columns:
-        raise ConfigError("study.panel_by", f"column {study.panel_by!r} not found in the run table")
-    return sorted(df[study.panel_by].astype(str).unique())
+    return [p or None for p in P.ordered(df, study)]
 
 
 def _select(df, study, panel):
-    return df if panel is None else df[df[study.panel_by].astype(str) == panel]
+    return df if panel is None else df[P.labels(df, study) == panel]
 
 
 def summary_table(df, study) -> pd.DataFrame:
@@ -40,7 +36,8 @@ def summary_table(df, study) -> pd.DataFrame:
         sub = _select(df, study, panel)
         for group, g in sorted(sub.groupby(study.group_by), key=lambda kv: str(kv[0])):
             gap = pd.to_numeric(g["final_relative_gap"], errors="coerce")
-            row = {"panel": panel if panel is not None else "", "group": group, "runs": len(g),
+            row = {"panel": panel if panel is not None else "", "regime": P.regime_of(g),
+                   "softmax_share": P.share_range(g).replace("softmax share ", ""), "group": group, "runs": len(g),
                    "below_reference": int((gap < 0).sum())}
             for eps in EPS_SHOWN:
                 col = f"iterations_to_eps.{eps}"
@@ -56,13 +53,14 @@ def summary_table(df, study) -> pd.DataFrame:
 
 def fmt_md(table: pd.DataFrame, study) -> str:
     eps = EPS_SHOWN[0]
-    head = (f"| {study.get('panel_by') or 'panel'} | {study.group_by} | runs | reached {eps} | median iterations to {eps} | "
-            "median final gap | median R² of log gap (linear rate: 1) | ended below L* |\n|---|---|---|---|---|---|---|---|\n")
+    head = (f"| {' · '.join(P.keys(study)) or 'panel'} | softmax share | {study.group_by} | runs | reached {eps} | "
+            f"median iterations to {eps} | median final gap | median R² of log gap (linear rate: 1) | ended below L* |\n"
+            "|---|---|---|---|---|---|---|---|---|\n")
     def num(v, spec):
         return "" if v is None or np.isnan(v) else format(v, spec)
 
     body = "".join(
-        f"| {r['panel']} | {r['group']} | {r['runs']} | {r['reached_' + eps]} | {num(r['median_iterations_' + eps], 'g')} | "
+        f"| {r['panel']} | {r['softmax_share']} | {r['group']} | {r['runs']} | {r['reached_' + eps]} | {num(r['median_iterations_' + eps], 'g')} | "
         f"{num(r['median_final_gap'], '.2e')} | {num(r['median_decay_r2'], '.3f')} | {r['below_reference']} |\n"
         for r in table.to_dict("records"))
     return head + body
@@ -75,11 +73,13 @@ def draw(df, table, study, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     panels = _panels(df, study)
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.6 * len(panels), 4.6), dpi=120, squeeze=False,
-                             sharey=True)
+    last = P.keys(study)[-1] if len(P.keys(study)) > 1 else None  # several keys: one column per value of the last
+    ncols = df[last].astype(str).nunique() if last else len(panels)
+    nrows = -(-len(panels) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(5.6 * ncols, 4.4 * nrows), dpi=120, squeeze=False, sharey=True)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     groups = sorted(df[study.group_by].astype(str).unique())
-    for ax, panel in zip(axes[0], panels):
+    for ax, panel in zip(axes.ravel(), panels):
         sub = _select(df, study, panel)
         for i, group in enumerate(groups):
             g = sub[sub[study.group_by].astype(str) == group]
@@ -104,10 +104,11 @@ def draw(df, table, study, path: Path) -> None:
         if study.x == "time_s":
             ax.set_xscale("log")
         ax.set_xlabel(study.x_label or study.x)
-        ax.set_title(f"{study.panel_by.split('.')[-1]} = {panel}" if panel is not None else "", fontsize=10)
+        ax.set_title(P.title(study, panel or "", sub), fontsize=10)
         ax.grid(True, which="both", alpha=0.25)
         ax.legend(fontsize=7, loc="best")
-    axes[0][0].set_ylabel(study.y_label or study.y)
+    for row in axes:
+        row[0].set_ylabel(study.y_label or study.y)
     if study.get("note"):
         fig.text(0.01, 0.005, study.note, fontsize=7.5, va="bottom")
     fig.suptitle(study.title or study.name, fontsize=11)

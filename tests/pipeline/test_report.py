@@ -44,7 +44,7 @@ def test_claim_figures_and_ledger(lab_root, results):
     rows = json.loads((results / "verify" / "verdicts.json").read_text())
     for r in rows:
         assert f"| {r['claim']} | P1 |" in md and ledger_key(r) in md and ledger_key(r) in page
-    assert "| P1 | 3 | 1 | 2 |" in md  # passed, failed, paper bound unknown
+    assert "| P1 | own instances | 3 | 1 | 2 |" in md  # regime, passed, failed, paper bound unknown
     assert "unknown (paper constant unknown)" in md
     assert "](../results/figures/C1.5.png)" in md
     assert page.count("data:image/png;base64,") == 3 and "http" not in page.replace("http-equiv", "")

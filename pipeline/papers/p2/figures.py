@@ -201,7 +201,8 @@ STUDY_STYLE = {"zo_rank": ("o", "r varied"), "zo_kappa": ("s", "κ varied"), "zo
 def c27(v: dict, path: Path) -> None:
     """T_dec/(κγ) of every configuration against κγ, with the bound ln(10)·1.1 and the theory's [V] range."""
     rows = v["details"]["configurations"]
-    fig, ax = style.axes("C2.7 / C2.9: T_dec/(κγ) for every ZO-SGD configuration (median over seeds)",
+    fig, ax = style.axes("C2.7 / C2.9: T_dec/(κγ) for every ZO-SGD configuration (median over seeds)"
+                         + (f", {v['regime']} regime" if v.get("regime") else ""),
                          "κγ (measured κ; γ = 1 + (r+1)/n)", "T_dec / (κγ)")
     for study, (marker, label) in STUDY_STYLE.items():
         sel = [r for r in rows if r["study"] == study]
@@ -222,7 +223,8 @@ def c28(v: dict, path: Path) -> None:
     """Measured T_dec against the joint power-law fit, with the fitted exponents and their bands."""
     d = v["details"]
     rows = d["configurations"]
-    fig, ax = style.axes("C2.8: joint fit log T_dec = a + b_κ log κ + b_γ log γ + b_d log d",
+    fig, ax = style.axes("C2.8: joint fit log T_dec = a + b_κ log κ + b_γ log γ + b_d log d"
+                         + (f", {v['regime']} regime" if v.get("regime") else ""),
                          "fitted T_dec = e^a κ^b_κ γ^b_γ d^b_d", "measured T_dec (median over seeds)")
     for study, (marker, label) in STUDY_STYLE.items():
         sel = [r for r in rows if r["study"] == study]
@@ -247,7 +249,8 @@ def c211(v: dict, path: Path) -> None:
     """T_dec against B with the fitted c0(1 + B0/B), the prediction κγ(1 + α/(μB)) and the bound."""
     d = v["details"]
     B, T = np.array(d["B"]), np.array(d["T_dec"])
-    fig, ax = style.axes("C2.11: B-sweep, iterations per decade against the batch size",
+    regime = f" ({v['regime']} regime, softmax share {d['softmax_share']:.2g})" if v.get("regime") else ""
+    fig, ax = style.axes("C2.11: B-sweep, iterations per decade against the batch size" + regime,
                          "batch size B (drawn with replacement)", "T_dec (median over seeds)")
     grid = np.geomspace(B.min() / 1.2, B.max() * 1.2, 100)
     ax.scatter(B, T, color="C2", s=30, zorder=3, label="ZO-SGD, η = min(1, μB/α)/(ℓγ)")
@@ -260,6 +263,14 @@ def c211(v: dict, path: Path) -> None:
     ax.plot(grid, 2 * kg * np.maximum(1, am / grid) * math.log(10), color="#a11", lw=1, ls=":",
             label="bound 2γκ·max(1, α/(μB))·ln 10")
     ax.axvline(am, color="gray", lw=0.8, ls="-.", label="B = α/μ")
+    tuned = d.get("tuned")
+    if tuned:
+        Tt = np.array(tuned["T_dec"], dtype=float)
+        ax.scatter(B, Tt, color="C0", marker="s", s=26, zorder=3,
+                   label="control: best constant step c/(ℓγ) per B, c ∈ {" + ", ".join(f"{c:g}" for c in tuned["scales"]) + "}")
+        if np.isfinite(tuned["B0"]):
+            ax.plot(grid, tuned["c0"] * (1 + tuned["B0"] / grid), color="C0", lw=1.0,
+                    label=f"control fit: B0 = {tuned['B0']:.3g} ({tuned['B0'] / am:.2f}·α/μ)")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xticks(list(B), [f"{b:g}" for b in B])

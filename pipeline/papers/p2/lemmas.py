@@ -90,6 +90,27 @@ def batch_quadratic_form(kind: str, grad: Tensor, H: Tensor, Sigma: Tensor, B: i
 
 
 # --------------------------------------------------------------------------- C2.1
+#: C2.1's draws go through the estimator in this many blocks (batch means: the s.e. comes from the spread of
+#: the block estimates)
+BIAS_BLOCKS = 50
+
+
+def spsa_block_means(losses, x: Tensor, blocks: tuple[Tensor, ...], eps: float) -> Tensor:
+    """The estimate of ``kernels.spsa.spsa_gradient`` at x for each d×c block of perturbations (columns of the
+    result): the n-SPSA estimate with the c directions of a block is the mean of their c one-direction
+    estimates [L(x + εz) − L(x − εz)]/(2ε)·z, so the blocks' estimates give the mean over all draws and its s.e."""
+    return torch.stack([spsa.spsa_gradient(losses, x, b, eps)[0] for b in blocks], 1)
+
+
+def _block_mean_se(means: Tensor, sizes: Tensor) -> tuple[Tensor, float]:
+    """Mean over all draws from the means of K blocks of draws (d×K, block k of ``sizes[k]`` draws), and the
+    batch-means s.e. of the mean, √(tr Cov/draws): √(K/(K−1)·Σ_k s_k²‖m_k − m‖²)/draws."""
+    total, K = float(sizes.sum()), means.shape[1]
+    mean = means @ sizes / total
+    spread = float(((means - mean[:, None]) ** 2).sum(0) @ sizes**2)
+    return mean, math.sqrt(K / (K - 1) * spread) / total
+
+
 @claim("C2.1", PAPER, "SPSA ĝ = [L(x+εz) − L(x−εz)]/(2ε)·z is an unbiased gradient estimate up to O(ε²): "
        "E ĝ = ∇L(x) + O(ε²) (P2.2; leading term (ε²/2)∇tr∇²L(x) for Gaussian z [D])",
        "d = 20 low-rank instance (N = 50, w² = 1, ‖x_true‖ = 2), Gaussian z, batched draws, ε ∈ {1e-2, 1e-3, 1e-5}: "
@@ -107,19 +128,16 @@ def spsa_bias(ctx: Context) -> Measurement:
     tr_grad = torch.func.grad(lambda y: torch.trace(F.hessian(problem.A, problem.b, problem.w, y)))(x)
     C = float(torch.linalg.vector_norm(tr_grad)) / (2.0 * gnorm)
     Z = spsa.perturbations(d, draws, "gaussian", g, torch.float64, ctx.device)
-    limit = Z * (grad @ Z)                                    # ε → 0 estimates zzᵀ∇L, one column per draw
-    chunk = 25_000
+    blocks = torch.tensor_split(Z, min(BIAS_BLOCKS, draws), dim=1)
+    sizes = torch.tensor([b.shape[1] for b in blocks], dtype=torch.float64, device=ctx.device)
+    limit = torch.stack([b @ (grad @ b) / b.shape[1] for b in blocks], 1)  # block means of the ε → 0 zzᵀ∇L
     rows = []
     for eps in (1e-2, 1e-3, 1e-5):
-        proj = torch.cat([spsa.spsa_gradient(problem.column_losses, x, Z[:, i:i + chunk], eps)[1]
-                          for i in range(0, draws, chunk)])
-        est = Z * proj                                        # one SPSA estimate per draw (n = 1)
-        err = torch.linalg.vector_norm(est.mean(1) - grad) / gnorm
-        se = torch.sqrt(est.var(1).sum() / draws) / gnorm
-        diff = est - limit
-        bias_vec = diff.mean(1)
-        bias = torch.linalg.vector_norm(bias_vec) / gnorm
-        bias_se = torch.sqrt(diff.var(1).sum() / draws) / gnorm
+        est = spsa_block_means(problem.column_losses, x, blocks, eps)
+        mean, se = _block_mean_se(est, sizes)
+        err, se = torch.linalg.vector_norm(mean - grad) / gnorm, se / gnorm
+        bias_vec, bias_se = _block_mean_se(est - limit, sizes)
+        bias, bias_se = torch.linalg.vector_norm(bias_vec) / gnorm, bias_se / gnorm
         pred = 0.5 * eps**2 * tr_grad
         cos = float(bias_vec @ pred / (torch.linalg.vector_norm(bias_vec) * torch.linalg.vector_norm(pred)))
         rows.append({"eps": eps, "rel_error": float(err), "rel_error_se": float(se), "bias": float(bias),
@@ -134,9 +152,11 @@ def spsa_bias(ctx: Context) -> Measurement:
         bound_label="paper's O(ε²) " + UNKNOWN, tight=100.0, passed=passed, slack=None,
         details={"by_eps": rows, "C_leading": C, "C_from_eps_1e-2": rows[0]["bias"] / 1e-4,
                  "shrink_per_decade_1e-2_to_1e-3": shrink, "shrink_per_decade_1e-3_to_1e-5": shrink_far,
-                 "draws": draws, "d": d, "loss": float(loss), "grad_norm": gnorm,
+                 "draws": draws, "blocks": len(blocks), "d": d, "loss": float(loss), "grad_norm": gnorm,
                  "instance": "lowrank d=20, N=50, fast=8, slow=8, kappa=40, w2=1, ‖x_true‖=2; x = x_true + 0.5·unit",
-                 "note": "bias = ‖mean(ĝ_ε − zzᵀ∇L)‖/‖∇L‖ on the same draws (paired); at ε = 1e-5 it sits at the "
+                 "note": "ĝ_ε: kernels.spsa.spsa_gradient on blocks of the draws (a block's estimate is the mean "
+                         "of its one-direction estimates; s.e. by batch means over the blocks); bias = "
+                         "‖mean(ĝ_ε − zzᵀ∇L)‖/‖∇L‖ on the same draws (paired); at ε = 1e-5 it sits at the "
                          "float64 round-off floor of the central difference"})
 
 
@@ -165,21 +185,61 @@ _MOMENT_CACHE: dict = {}
 def moment_cells(ctx: Context) -> list[dict]:
     """The Monte Carlo of :func:`moment_draws`, computed once per seed, size and device: C2.2 and C2.3
     use the same draws (theory P2.6). The key holds the functions the draws depend on, so that a
-    replaced perturbation kernel or instance is drawn afresh."""
-    key = (ctx.seed, int(ctx.sizes.zo_moment_draws), str(ctx.device), spsa.perturbations, moment_instance)
+    replaced perturbation kernel, estimator or instance is drawn afresh."""
+    key = (ctx.seed, int(ctx.sizes.zo_moment_draws), str(ctx.device), spsa.perturbations, spsa.spsa_gradient,
+           moment_instance)
     if key not in _MOMENT_CACHE:
         _MOMENT_CACHE.clear()
         _MOMENT_CACHE[key] = moment_draws(ctx)
     return [dict(c) for c in _MOMENT_CACHE[key]]
 
 
+#: Perturbation scale of the C2.2/C2.3 estimates: on the linear model the central difference is exact for
+#: every ε (up to round-off), so the estimate is the ε → 0 one whatever this is (the solver's default)
+MOMENT_EPS = 1e-5
+#: At most this many entries in the (kd)×(kn) perturbation matrix of one estimator call (k estimates per call):
+#: its 2kn points, 2·LIFT_ENTRIES numbers, stay under torch's intra-op grain size (32768), so no call goes
+#: multi-threaded (tens of thousands of small parallel regions are very slow on a busy machine)
+LIFT_ENTRIES = 1 << 14
+
+
+def linear_spsa_estimates(uh: Tensor, Z: Tensor, eps: float = MOMENT_EPS) -> Tensor:
+    """The estimate of ``kernels.spsa.spsa_gradient`` on the linear loss y ↦ ûᵀy (the first-order model of L
+    at x, in the displacement y − x) for each d×n block Z[:, i, :] of Z (d×c×n): ĝ_n/‖u‖, one column per block.
+
+    One call per block would cost ~50 µs of call overhead per estimate, so k blocks go through one call: the
+    n-SPSA estimate, at 0 in (R^d)^k, of the separable loss Σ_i ûᵀy_i with the k·n perturbations e_i ⊗ z_ij
+    (block i of the lifted direction holds z_ij, the other blocks 0). Its i-th block is
+    (1/(kn))Σ_j z_ij·ûᵀz_ij, block i's own estimate divided by k. With k = 1 it is the solver's call
+    spsa_gradient(losses, x, Z_i, ε).
+    """
+    d, c, n = Z.shape
+    k = max(1, min(c, math.isqrt(LIFT_ENTRIES // (d * n))))
+    calls, full = c // k, c - c % k
+    lifted = torch.zeros(k, d, k, n, dtype=Z.dtype, device=Z.device)   # off the block diagonal: always 0
+    diagonal = torch.diagonal(lifted, dim1=0, dim2=2)                    # d×n×k view: the k blocks
+    flat = lifted.view(k * d, k * n)
+    origin = torch.zeros(k * d, dtype=Z.dtype, device=Z.device)
+    losses = uh.repeat(k).matmul
+    groups = Z[:, :full].reshape(d, calls, k, n).permute(1, 0, 3, 2)     # call × d×n×k
+    ests = []
+    for group in groups:
+        diagonal.copy_(group)
+        ests.append(spsa.spsa_gradient(losses, origin, flat, eps)[0])
+    out = (k * torch.stack(ests).view(full, d)).T
+    if full < c:
+        out = torch.cat([out, linear_spsa_estimates(uh, Z[:, full:], eps)], 1)
+    return out
+
+
 def moment_draws(ctx: Context) -> list[dict]:
     """Monte Carlo of ‖ĝ_n‖²/‖u‖² and ĝ_nᵀHĝ_n/‖u‖², ĝ_n = (1/n)Σ_j z_j z_jᵀu (the ε → 0 limit), for
-    d ∈ {20, 100}, n ∈ {1, 4, 16} and both kinds of z.
+    d ∈ {20, 100}, n ∈ {1, 4, 16} and both kinds of z. ĝ_n is the estimate of ``kernels.spsa.spsa_gradient``
+    with the d×n block of its perturbations, on the linear model of L at x (:func:`linear_spsa_estimates`).
 
     Draws per cell: ``zo_moment_draws``/n estimates of ĝ_n (the same number of perturbations per cell;
     the relative s.e. falls with n). Besides the plain means it returns control-variate estimates with the
-    zero-mean controls c₁ = ûᵀĝ_n − 1 and c₂ = (1/n)Σ_j z_jᵀHz_j/tr H − 1 (both have mean 0 for either
+    zero-mean controls c₁ = ûᵀĝ_n/‖u‖ − 1 and c₂ = (1/n)Σ_j z_jᵀHz_j/tr H − 1 (both have mean 0 for either
     kind, as E zzᵀ = I); their sample means are reported as a check of that.
     """
     draws, chunk = int(ctx.sizes.zo_moment_draws), 50_000
@@ -202,14 +262,13 @@ def moment_draws(ctx: Context) -> list[dict]:
                 while done < count:
                     c = min(max(chunk // n, 1), count - done)
                     Z = spsa.perturbations(d, c * n, kind, g, torch.float64, ctx.device).reshape(d, c, n)
-                    a = torch.einsum("d,dcn->cn", uh, Z)              # z_jᵀû
-                    est = (Z * a).sum(2) / n                           # ĝ_n/‖u‖, one column per draw
+                    est = linear_spsa_estimates(uh, Z)                 # ĝ_n/‖u‖, one column per draw
                     X = (est * est).sum(0)
                     P = Qk.T @ est
                     Y = (lam[:, None] * P * P).sum(0)
                     ZH = torch.einsum("dk,dcn->kcn", Qk, Z)
                     zHz = (lam[:, None, None] * ZH * ZH).sum(0)
-                    c1 = (a * a).mean(1) - 1.0
+                    c1 = uh @ est - 1.0                                # ûᵀĝ_n/‖u‖ − 1
                     c2 = zHz.mean(1) / trH - 1.0
                     parts.append(torch.stack([X, Y, c1, c2], 1).cpu())
                     done += c
@@ -264,7 +323,9 @@ def second_moment(ctx: Context) -> Measurement:
                  "sphere_max_abs_dev_paper": max(abs(c["rel_dev_paper"]) for c in cells if c["kind"] == "sphere"),
                  "matches_exact_within_1pct": match, "paper_factor_fits_only_sphere": only_sphere,
                  "controls_ok": controls, "draws_n1": int(ctx.sizes.zo_moment_draws),
-                 "note": "ratio = control-variate estimate (control ûᵀĝ_n − 1, mean 0 for both kinds as E zzᵀ = I; "
+                 "note": "ĝ_n = kernels.spsa.spsa_gradient on the linear model of L at x, one d×n block of "
+                         "perturbations per estimate (linear_spsa_estimates); "
+                         "ratio = control-variate estimate (control ûᵀĝ_n − 1, mean 0 for both kinds as E zzᵀ = I; "
                          "its sample mean is checked); the plain Monte Carlo mean and its s.e. are reported beside "
                          "it. For sphere z and n = 1, ‖ĝ_1‖² = d(zᵀû)²‖u‖² exactly, so that cell rests on the "
                          "control-mean check alone"})

@@ -169,7 +169,9 @@ def c39(v: dict, path: Path) -> None:
 def c310(v: dict, path: Path) -> None:
     """Relative loss gap of the alternating method against iteration, (b) near z* and (a) from zero."""
     det = v["details"]
-    fig, axes = style.axes_pair("C3.10: alternating method on planted instances (n = 16, d = 3): local vs from zero")
+    regime = f", {v['regime']} regime" if v.get("regime") else ""
+    fig, axes = style.axes_pair("C3.10: alternating method on planted instances (n = 16, d = 3): local vs from zero"
+                                + regime)
     for ax, key, title in ((axes[0], "near", "(b) from z* + 1e-2·ξ: linear rate (local claim)"),
                            (axes[1], "zero", "(a) from X = Y = 0: reported as it comes out")):
         for row in det[key]:

@@ -17,7 +17,7 @@ from kernels import attention as K
 from kernels import sketch
 from pipeline.core.schema import ReferenceConfig
 from pipeline.data.attention import AttentionData, synthesize_p3
-from pipeline.papers import Context, Measurement, claim
+from pipeline.papers import REGIMES, Context, Measurement, claim
 from pipeline.problems import AttentionRegression, CountingOracle
 from pipeline.reference import compute_reference
 from pipeline.solvers.alternating import Alternating, XBlock
@@ -31,9 +31,10 @@ EPS0 = 0.5  # the sampled Hessian's target accuracy: s = ⌈d² ln(d²/δ)/ε0²
 
 
 def planted(ctx: Context, seed_offset: int, n: int = 16, d: int = 3):
-    """The planted instance of theory P3.6 (n = 16, d = 3, λ = 1e-3) and its reference optimum z*
+    """The planted instance of theory P3.6 (n = 16, d = 3, λ = 1e-3; in ``ctx.regime``) and its reference optimum z*
     (Newton from the planted point and from 0, lowest stationary point: pipeline.reference.compute_reference)."""
-    arr = synthesize_p3(OmegaConf.structured(AttentionData(n=n, d=d)), ctx.seed * 1000 + seed_offset)
+    arr = synthesize_p3(OmegaConf.structured(AttentionData(n=n, d=d, regime=ctx.regime or "regulariser")),
+                        ctx.seed * 1000 + seed_offset)
     cfg = OmegaConf.create({"problem": {"name": "attention_regression"},
                             "reference": OmegaConf.structured(ReferenceConfig())})
     z_star, f_star, consts = compute_reference(cfg, arr)
@@ -138,7 +139,8 @@ def linear_rate(gap: np.ndarray, floor: float = 1e-12):
        "planted n = 16, d = 3, λ = 1e-3: alternating method (exact Y-step, damped Newton in x) from (b) z* + 10⁻²ξ "
        "and (a) X = Y = 0; L_t non-increasing in both; (b) log(L_t − L*) linear or better in t: fitted contraction "
        "q < 1 per iteration with R² ≥ 0.9 and the relative gap ≤ 1e-8 within the iteration budget; (a) reported "
-       "(final gap, distance to z*, whether another stationary point was reached)")
+       "(final gap, distance to z*, whether another stationary point was reached); judged in both instance regimes",
+       regimes=REGIMES)
 def alternating_local(ctx: Context) -> Measurement:
     iters = int(ctx.sizes.p3_outer_iters)
     g = ctx.generator(3100)
@@ -162,7 +164,9 @@ def alternating_local(ctx: Context) -> Measurement:
                    "final_distance": float(torch.linalg.vector_norm(tr.x - z_star)),
                    "gap_iters": list(range(0, len(gap), max(1, len(gap) // 60))),
                    "gap_curve": [float(v) for v in gap[:: max(1, len(gap) // 60)]],
-                   "sigma_min_M2": consts["sigma_min_M2"], "mu_x": consts["mu_x"]}
+                   "sigma_min_M2": consts["sigma_min_M2"], "mu_x": consts["mu_x"],
+                   "softmax_share": consts["softmax_share"], "quadratic_error": consts["quadratic_error"],
+                   "logit_spread": consts["logit_spread"]}
             out.append(row)
             ok &= row["monotone"]
             if label == "near":

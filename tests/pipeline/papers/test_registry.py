@@ -88,3 +88,39 @@ def test_a_profile_that_sets_an_unknown_size_is_refused(scratch):
 
     with pytest.raises(ValueError, match="unknown sizes"):
         papers.paper("Z7", "t", "a", "x", sizes=Sizes, profiles={"quick": {"z7_pionts": 3}})
+
+
+def test_a_claim_judged_per_regime_gives_one_verdict_per_regime_on_that_regimes_runs(scratch, tmp_path):
+    import pandas as pd
+
+    (tmp_path / "s").mkdir()
+    pd.DataFrame({"config.data.regime": ["regulariser", "softmax", "softmax"], "y": [1.0, 2.0, 4.0]}).to_csv(
+        tmp_path / "s" / "table.csv", index=False)
+
+    @papers.claim("Z9.C2", "Z9", "a law", "mean y ≤ 2", studies=("s",), regimes=papers.REGIMES)
+    def check(ctx):
+        y = float(ctx.study_table("s")["y"].mean())
+        return papers.Measurement(measured=y, measured_label="mean y", passed=y <= 2.0)
+
+    vs = registry.CLAIMS["Z9.C2"].verdicts(papers.Context(sizes=None, results_dir=tmp_path))
+    assert [(v.regime, v.measured, v.verdict) for v in vs] == [("regulariser", 1.0, "pass"), ("softmax", 3.0, "fail")]
+    assert [papers.label(v.as_dict()) for v in vs] == ["Z9.C2 [regulariser]", "Z9.C2 [softmax]"]
+    assert papers.slug(vs[1].as_dict()) == "Z9.C2_softmax"
+
+
+def test_a_study_without_the_regime_is_refused_by_name(scratch, tmp_path):
+    import pandas as pd
+
+    (tmp_path / "s").mkdir()
+    pd.DataFrame({"y": [1.0]}).to_csv(tmp_path / "s" / "table.csv", index=False)
+    ctx = papers.Context(sizes=None, results_dir=tmp_path, regime="softmax")
+    with pytest.raises(papers.ConfigError, match="no runs in the softmax regime"):
+        ctx.study_table("s")
+    with pytest.raises(ValueError, match="unknown regime"):
+        papers.claim("Z9.C3", "Z9", "s", "c", regimes=("quadratic",))
+
+
+def test_the_law_claims_are_judged_in_both_regimes():
+    papers.load()
+    judged = {c.id for c in papers.claims() if c.regimes == papers.REGIMES}
+    assert judged == {"C1.8", "C2.7", "C2.8", "C2.9", "C2.10", "C2.11", "C3.10"}

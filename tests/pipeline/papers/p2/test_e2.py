@@ -38,12 +38,19 @@ def write_tables(root, law, r2=0.999, seeds=3):
         pd.DataFrame(rows).to_csv(root / study / "table.csv", index=False)
 
 
-def write_batch(root, T_of_B, kappa=11.7, gamma=5.95, a_mu=8.3):
+def write_batch(root, T_of_B, kappa=11.7, gamma=5.95, a_mu=8.3, tuned=None):
+    """zo_batch (theory step) and zo_batch_tuned (constant steps c/(ℓγ), T = tuned(B, c); default: the
+    theory step's T at c = 1 and twice as slow at c = 0.5)."""
     rows = [{"solver": "zo_sgd", "seed": s, "config.solver.batch": B, "iterations_per_decade": T_of_B(B) * (1 + 0.02 * s),
-             "info.kappa": kappa, "info.gamma": gamma, "instance.alpha_over_mu": a_mu}
+             "info.kappa": kappa, "info.gamma": gamma, "instance.alpha_over_mu": a_mu, "instance.softmax_share": 0.01}
             for B in (1, 2, 4, 8, 16, 32, 64) for s in range(3)]
     (root / "zo_batch").mkdir(parents=True, exist_ok=True)
     pd.DataFrame(rows).to_csv(root / "zo_batch" / "table.csv", index=False)
+    tuned = tuned or (lambda B, c: T_of_B(B) / c)
+    rows = [{"solver": "zo_sgd", "seed": 0, "config.solver.batch": B, "config.solver.step_scale": c,
+             "iterations_per_decade": tuned(B, c)} for B in (1, 2, 4, 8, 16, 32, 64) for c in (0.5, 1.0)]
+    (root / "zo_batch_tuned").mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows).to_csv(root / "zo_batch_tuned" / "table.csv", index=False)
 
 
 @pytest.fixture
@@ -127,4 +134,29 @@ def test_missing_study_is_a_clear_error(ctx):
 def test_claims_name_their_studies():
     for cid in ("C2.7", "C2.8", "C2.9", "C2.10"):
         assert CLAIMS[cid].studies == FULL_BATCH
-    assert CLAIMS["C2.11"].studies == ("zo_batch",)
+    assert CLAIMS["C2.11"].studies == ("zo_batch", "zo_batch_tuned")
+
+
+def test_batch_control_says_whether_the_batch_term_survives_a_tuned_step(ctx):
+    kg = 11.7 * 5.95
+    law = lambda B: 0.8 * kg * (1 + 8.3 / B)  # noqa: E731
+    write_batch(ctx.results_dir, law, tuned=lambda B, c: law(B) / c)  # the 1/B term stays with every step
+    v = check("C2.11", ctx)
+    assert v.details["term_survives_tuning"] and v.details["tuned"]["best_scale"] == [1.0] * 7
+    # a step ∝ B made the law: with a tuned constant step T is flat in B
+    write_batch(ctx.results_dir, law, tuned=lambda B, c: 0.8 * kg * (1.0 if c == 1.0 else 1.5))
+    v = check("C2.11", ctx)
+    assert v.passed and not v.details["term_survives_tuning"] and "does not survive" in v.details["control"]
+
+
+def test_batch_claim_per_regime_reads_only_that_regimes_runs(ctx):
+    kg = 11.7 * 5.95
+    write_batch(ctx.results_dir, lambda B: 0.8 * kg * (1 + 8.3 / B))
+    for name in ("zo_batch", "zo_batch_tuned"):
+        path = ctx.results_dir / name / "table.csv"
+        df = pd.read_csv(path)
+        broken = df.assign(**{"iterations_per_decade": 0.8 * kg})  # no batch term in the softmax regime
+        pd.concat([df.assign(**{"config.data.regime": "regulariser"}),
+                   broken.assign(**{"config.data.regime": "softmax"})]).to_csv(path, index=False)
+    verdicts = {v.regime: v for v in CLAIMS["C2.11"].verdicts(ctx)}
+    assert verdicts["regulariser"].passed and not verdicts["softmax"].passed
