@@ -197,7 +197,7 @@ def assert_one_parent_and_finished_children(uri: str, sweep: Path, jobs: int) ->
 
 def test_study_sweep_then_plot_writes_table_fit_and_figure(lab_root):
     r = run_cli(["pipeline", "-m", "+study=p1_kappa", "profile=ci", "solver=gd,newton", "data.kappa=3,10,30", "seed=0",
-                 "tracking=off"], lab_root, timeout=300)
+                 "data.regime=regulariser", "tracking=off"], lab_root, timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
     r = run_cli(["pipeline.plot", "+study=p1_kappa", "profile=ci", "tracking=off"], lab_root)
     assert r.returncode == 0, r.stderr[-3000:]
@@ -205,6 +205,8 @@ def test_study_sweep_then_plot_writes_table_fit_and_figure(lab_root):
     import pandas as pd
 
     fit = pd.read_csv(res / "p1_kappa" / "fit.csv").set_index("group")
+    assert set(fit["panel"]) == {"regulariser"}
+    assert (pd.read_csv(res / "p1_kappa" / "table.csv")["instance.softmax_share"] < 1e-3).all()
     assert set(fit.index) == {"gd", "newton"}
     assert 0.8 <= fit.loc["gd", "slope"] <= 1.2 and fit.loc["gd", "verdict"] == "pass"
     assert abs(fit.loc["newton", "slope"]) <= 0.2
@@ -255,23 +257,34 @@ def test_timing_study_writes_only_timing_files(lab_root):
 
 
 def test_zo_study_sweep_then_plot_then_claims(lab_root, store_uri):
-    """A P2 study end to end on a real store: sweep, plot with a derived x column, then the claim judged on it."""
+    """A P2 study end to end on a real store, in both instance regimes: sweep, plot, the control sweep of C2.11,
+    then the claim judged per regime on them."""
     r = run_cli(["pipeline", "-m", "+study=zo_batch", "profile=ci", "solver.batch=1,4,64", "seed=0"], lab_root, timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
     r = run_cli(["pipeline.plot", "+study=zo_batch", "profile=ci"], lab_root)
     assert r.returncode == 0, r.stderr[-3000:]
+    r = run_cli(["pipeline", "-m", "+study=zo_batch_tuned", "profile=ci", "study.grid.ci.batch='1,64'",
+                 "study.grid.ci.scale='1'"], lab_root, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    r = run_cli(["pipeline.plot", "+study=zo_batch_tuned", "profile=ci", "study.grid.ci.batch='1,64'",
+                 "study.grid.ci.scale='1'"], lab_root)
+    assert r.returncode == 0, r.stderr[-3000:]
     import pandas as pd
 
     table = pd.read_csv(lab_root / "results" / "zo_batch" / "table.csv")
-    assert len(table) == 3 and (table["oracle.forward"] == 2 * table["iterations"]).all()
+    assert len(table) == 6 and (table["oracle.forward"] == 2 * table["iterations"]).all()
     assert (table["info.eta"] > 0).all() and (table["instance.alpha"] > 0).all()
     assert "wall_time_s" not in table  # wall-clock columns stay out of the byte-stable table
-    T = table.groupby("config.solver.batch")["iterations_per_decade"].median()
-    assert T[1] > 2 * T[64]  # the batch term: small batches need more iterations
+    share = table.groupby("config.data.regime")["instance.softmax_share"].max()
+    assert share["regulariser"] < 0.05 and share["softmax"] > 0.3  # the two regimes, measured
+    for _, sub in table.groupby("config.data.regime"):
+        T = sub.groupby("config.solver.batch")["iterations_per_decade"].median()
+        assert T[1] > 2 * T[64]  # the batch term with the theory step: small batches need more iterations
     r = run_cli(["pipeline.verify", "profile=ci", "claims=[C2.11]"], lab_root)
     assert r.returncode == 0, r.stderr[-3000:]
     rows = json.loads((lab_root / "results" / "verify" / "verdicts.json").read_text())
-    assert [v["claim"] for v in rows] == ["C2.11"] and rows[0]["details"]["B"] == [1.0, 4.0, 64.0]
+    assert [(v["claim"], v["regime"]) for v in rows] == [("C2.11", "regulariser"), ("C2.11", "softmax")]
+    assert rows[0]["details"]["B"] == [1.0, 4.0, 64.0] and "tuned constant step" in rows[0]["details"]["control"]
     assert running_runs(store_uri) == []
 
 
@@ -294,11 +307,12 @@ def test_trace_study_sweep_then_plot(lab_root, store_uri):
 
     res = lab_root / "results"
     table = pd.read_csv(res / "p3_local" / "table.csv")
-    assert len(table) == 4 and set(table["config.x0"]) == {"near_reference", "zeros"}
+    assert len(table) == 8 and set(table["config.x0"]) == {"near_reference", "zeros"}
+    assert set(table["config.data.regime"]) == {"regulariser", "softmax"}
     assert not [c for c in table.columns if c.endswith("_time_s")]  # wall clock stays out of the byte-stable table
     fit = pd.read_csv(res / "p3_local" / "fit.csv").set_index(["panel", "group"])
-    assert fit.loc[("near_reference", "alternating"), "reached_1e-08"] == 1
-    assert fit.loc[("near_reference", "alternating"), "median_decay_r2"] > 0.95  # a straight line: linear rate
+    assert fit.loc[("regulariser · near_reference", "alternating"), "reached_1e-08"] == 1
+    assert fit.loc[("regulariser · near_reference", "alternating"), "median_decay_r2"] > 0.95  # a straight line: linear rate
     assert "ended below L*" in (res / "p3_local" / "fit.md").read_text()
     assert (res / "figures" / "p3_local.png").is_file()
     assert running_runs(store_uri) == []
