@@ -202,7 +202,7 @@ def c27(v: dict, path: Path) -> None:
     """T_dec/(κγ) of every configuration against κγ, with the bound ln(10)·1.1 and the theory's [V] range."""
     rows = v["details"]["configurations"]
     fig, ax = style.axes("C2.7 / C2.9: T_dec/(κγ) for every ZO-SGD configuration (median over seeds)"
-                         + (f", {v['regime']} regime" if v.get("regime") else ""),
+                         + (f"\n{v['regime']} regime" if v.get("regime") else ""),
                          "κγ (measured κ; γ = 1 + (r+1)/n)", "T_dec / (κγ)")
     for study, (marker, label) in STUDY_STYLE.items():
         sel = [r for r in rows if r["study"] == study]
@@ -224,7 +224,7 @@ def c28(v: dict, path: Path) -> None:
     d = v["details"]
     rows = d["configurations"]
     fig, ax = style.axes("C2.8: joint fit log T_dec = a + b_κ log κ + b_γ log γ + b_d log d"
-                         + (f", {v['regime']} regime" if v.get("regime") else ""),
+                         + (f"\n{v['regime']} regime" if v.get("regime") else ""),
                          "fitted T_dec = e^a κ^b_κ γ^b_γ d^b_d", "measured T_dec (median over seeds)")
     for study, (marker, label) in STUDY_STYLE.items():
         sel = [r for r in rows if r["study"] == study]
@@ -249,7 +249,7 @@ def c211(v: dict, path: Path) -> None:
     """T_dec against B with the fitted c0(1 + B0/B), the prediction κγ(1 + α/(μB)) and the bound."""
     d = v["details"]
     B, T = np.array(d["B"]), np.array(d["T_dec"])
-    regime = f" ({v['regime']} regime, softmax share {d['softmax_share']:.2g})" if v.get("regime") else ""
+    regime = f"\n{v['regime']} regime, softmax share {d['softmax_share']:.2g}" if v.get("regime") else ""
     fig, ax = style.axes("C2.11: B-sweep, iterations per decade against the batch size" + regime,
                          "batch size B (drawn with replacement)", "T_dec (median over seeds)")
     grid = np.geomspace(B.min() / 1.2, B.max() * 1.2, 100)
