@@ -93,7 +93,7 @@ def test_regulariser_preset_of_p1_and_p2_is_nearly_a_quadratic(kind, over):
 
 
 def test_regime_constants_of_a_pure_quadratic_are_zero():
-    """With b = f(0) and A x = 0 only at 0 the loss is not quadratic; with w huge it is, to round-off."""
+    """With w² huge the regulariser dominates and the loss is a quadratic to round-off: every regime constant ≈ 0."""
     arrays = KINDS["synthetic"].make(node("synthetic", regime="softmax", w2_n2=1e9), 0)
     problem = SoftmaxRegression.from_arrays(arrays)
     cfg = OmegaConf.create({"problem": {"name": "softmax_regression"}, "reference": {"gtol": 1e-12, "max_iter": 100}})
