@@ -1,5 +1,6 @@
-"""The front door shared by every stage: configs registered, every job validated first
-(:mod:`pipeline.cli.precheck`), then Hydra; exit statuses; interruption; cleanup.
+"""The front door shared by every stage: the lab's ``--help`` (:mod:`pipeline.cli.usage`), configs
+registered, every job validated first (:mod:`pipeline.cli.precheck`), then Hydra; exit statuses;
+interruption; cleanup.
 
 Exit statuses (DESIGN.md §3): 0 success (a diverged run or a failed claim is a result), 2 invalid
 configuration or data (one line ``error: <key>: <what is wrong>``, nothing written), 1 any other
@@ -16,11 +17,14 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig
 
 from pipeline import data, papers, problems, solvers
-from pipeline.cli import precheck
+from pipeline.cli import precheck, usage
 from pipeline.core import schema
 from pipeline.core.errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError
-from pipeline.core.paths import CONF_DIR, register_resolvers
+from pipeline.core.paths import CONF_DIR, no_run_dir, register_resolvers
 from pipeline.tracking import close_open_parents
+
+#: stages that write results/ and reports/ only: they run without a Hydra run folder (no outputs/<date>/<time>/)
+RESULT_STAGES = ("plot", "verify", "report")
 
 JOBS_ENV = "SOFTMAX_LAB_SWEEP_JOBS"
 
@@ -68,6 +72,11 @@ def main(task: Callable[[DictConfig], Any], config_name: str = "config", argv: O
 
     register_resolvers()
     argv = list(sys.argv[1:] if argv is None else argv)
+    if precheck.hydra_args(argv).help:  # the lab's own help (Hydra's stays at --hydra-help)
+        print(usage.lab_help(usage.stage_of(task)), end="")
+        return EXIT_OK
+    if usage.stage_of(task) in RESULT_STAGES:  # they write results/ and reports/ only: no outputs/<date>/<time>/
+        argv = no_run_dir(argv)
     try:
         register_configs()
         argv += search_path(argv)

@@ -6,20 +6,29 @@ For a sweep that is every job of the grid (command-line sweeps and the study's
 (:func:`check_job`), the tracking server and the data files. Bad input is refused with exit status 2
 and a one-line message naming the key; nothing is written and no MLflow run is created before this
 check passes. This is the one validation of a job: the jobs themselves trust it.
+
+No override is a silent no-op, and no message advises ``+key``: a key that the config does not have is
+refused with or without ``+`` (Hydra's "To append to your config use +key" is caught and said again,
+with the closest valid keys, :func:`pipeline.core.spec.unknown_key`), and a choice of an internal
+schema or group (``solver=gd_schema``, ``sizes=quick``) is refused before any composition
+(:func:`check_choices`, :mod:`pipeline.cli.catalog`).
 """
 from __future__ import annotations
 
 import itertools
+import re
 from typing import Callable, Optional
 
 import torch
 from omegaconf import DictConfig, OmegaConf
 
 from kernels.backend import resolve
+from pipeline.cli import catalog
 from pipeline.core.errors import ConfigError, UsageError
 from pipeline.core.grid import is_sweep, sweep_grid
 from pipeline.core.paths import CONF_DIR
 from pipeline.core.schema import validate
+from pipeline.core.spec import check_keys, unknown_key
 from pipeline.data import check_file
 from pipeline.problems import PROBLEMS
 from pipeline.reference.diagnostics import DIAGNOSTICS
@@ -27,6 +36,10 @@ from pipeline.solvers import SOLVERS
 from pipeline.tracking import check_reachable
 
 MAX_CHECKED_COMBINATIONS = 2000
+#: the lines of Hydra's messages that advise a ``+`` (which would turn the error into a silent no-op)
+PLUS_ADVICE = ("To append to your", "Either remove + prefix", "Or add a second +")
+_OVERRIDE = re.compile(r"Could not override '([^']+)'")
+_APPEND = re.compile(r"An item is already at '([^']+)'")
 
 
 def hydra_args(argv: list[str]):
@@ -39,7 +52,7 @@ def hydra_args(argv: list[str]):
 def _short(exc: BaseException) -> str:
     """The message of a Hydra/OmegaConf error without its traceback or object dump."""
     lines = [ln.rstrip() for ln in str(exc).splitlines() if ln.strip()]
-    keep = [ln for ln in lines if not ln.strip().startswith(("object_type=", "reference_type=", "child_node="))]
+    keep = [ln for ln in lines if not ln.strip().startswith(("object_type=", "reference_type=", "child_node=", *PLUS_ADVICE))]
     return " | ".join(keep[:6]) or type(exc).__name__
 
 
@@ -78,7 +91,7 @@ def check_data_file(cfg: DictConfig) -> None:
 
 def precheck(config_name: str, argv: list[str], extra_check: Optional[Callable[[DictConfig], None]] = None) -> int:
     """Compose and validate every job of this command; return the number of jobs checked."""
-    from hydra import compose, initialize_config_dir
+    from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
     from hydra.errors import HydraException, MissingConfigException
     from omegaconf.errors import OmegaConfBaseException
@@ -89,9 +102,10 @@ def precheck(config_name: str, argv: list[str], extra_check: Optional[Callable[[
     name = args.config_name or config_name
     GlobalHydra.instance().clear()
     try:
+        check_choices(args.overrides)
         with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
             if args.multirun:
-                base = compose(name, overrides=[o for o in args.overrides if not is_sweep(o)], return_hydra_config=True)
+                base = _compose(name, [o for o in args.overrides if not is_sweep(o)], return_hydra_config=True)
                 node = base.hydra.sweeper.get("params")
                 params = OmegaConf.to_container(node, resolve=True) if node is not None else {}
                 fixed, grid = sweep_grid(args.overrides, params)
@@ -118,9 +132,132 @@ def _is_group(key: str) -> bool:
 
 
 def check_config(cfg: DictConfig) -> None:
-    """All the rules of one composed job config: the schema's, then those that need torch or the solvers."""
+    """All the rules of one composed job config: every key declared (with or without ``+``, the closest
+    valid keys suggested), the schema's rules, then those that need torch or the solvers."""
+    try:
+        check_keys(cfg)
+    except ConfigError as exc:
+        raise _with_options(exc) from None
     validate(cfg)
     check_job(cfg)
+
+
+def check_choices(overrides: list[str]) -> None:
+    """Refuse, before any composition, an override that chooses an internal group (``sizes=quick``), an
+    internal schema (``solver=gd_schema``) or an option that is not one (every value of a sweep)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    internal = catalog.internal_groups()
+    for o in OverridesParser.create().parse_overrides(overrides):
+        group = o.key_or_group
+        if group in internal:
+            raise ConfigError(group, f"is internal to the lab, not a config group to choose: {internal[group]}")
+        if group not in catalog.groups() or o.is_delete():
+            continue
+        choices = catalog.options(group)
+        for value in _choice_values(o):
+            if value not in choices:
+                what = f"{value!r} is an internal schema, not an option" if catalog.is_internal(value) \
+                    else f"unknown option {value!r}"
+                raise ConfigError(group, f"{what}; available: {', '.join(choices)}")
+
+
+def _choice_values(override) -> list[str]:
+    """The option names an override of a group chooses (a sweep's every value; none for a glob)."""
+    from hydra.core.override_parser.types import Glob
+
+    value = override.value()
+    if isinstance(value, Glob):
+        return []
+    if override.is_sweep_override():
+        return list(override.sweep_string_iterator())
+    return [value] if isinstance(value, str) else []
+
+
+def _compose(name: str, overrides: list[str], **kw) -> DictConfig:
+    """Hydra's compose, its errors about unknown keys and the defaults list said in the lab's words."""
+    from hydra import compose
+    from hydra.errors import ConfigCompositionException
+
+    try:
+        return compose(name, overrides=list(overrides), **kw)
+    except ConfigCompositionException as exc:
+        err = _composition_error(name, list(overrides), exc)
+        if err is None:
+            raise
+    except AssertionError:  # OmegaConf.update below a null node: study.y=loss with no study chosen
+        err = _below_null(name, list(overrides))
+        if err is None:
+            raise
+    raise err from None
+
+
+def _below_null(name: str, overrides: list[str]) -> Optional[ConfigError]:
+    """The error for an override of a key below a node that is null in the config (``study.y=loss`` when
+    no study is chosen), found in the config composed without the overrides of keys."""
+    cfg = _compose(name, [o for o in overrides if "." not in _override_key(o)])
+    for o in overrides:
+        parts = _override_key(o).split(".")
+        for i in range(1, len(parts)):
+            if OmegaConf.select(cfg, ".".join(parts[:i]), default=0) is None:
+                node = ".".join(parts[:i])
+                chosen = f"; the default config has no {node}" if node in catalog.groups() else ""
+                return ConfigError(_override_key(o), f"{node} is null in this config, so it has no keys to set{chosen}")
+    return None
+
+
+def _override_key(override: str) -> str:
+    return override.partition("=")[0].lstrip("+~")
+
+
+def _composition_error(name: str, overrides: list[str], exc: BaseException) -> Optional[ConfigError]:
+    """The lab's error for Hydra's "Could not override 'k'" (an unknown key: the config composed without
+    it gives the valid keys) and "An item is already at 'k'" (``+`` on a key that exists); None for others."""
+    text = str(exc)
+    m = _APPEND.search(text)
+    if m:
+        line = next((o.lstrip("+") for o in overrides if _override_key(o) == m.group(1)), f"{m.group(1)}=VALUE")
+        return ConfigError(m.group(1), f"is already a key of the config: set it with {line}")
+    m = _OVERRIDE.search(text)
+    if m is None:
+        return None
+    key = m.group(1)
+    if "No match in the defaults list" in text:
+        return _not_in_defaults(key)
+    return _unknown(_compose(name, [o for o in overrides if _override_key(o) != key]), key)
+
+
+def _not_in_defaults(group: str) -> ConfigError:
+    """``study=NAME``: a group that the primary config does not choose is added, not overridden."""
+    if group not in catalog.groups():
+        return ConfigError(group, f"not a config group; the config groups are {', '.join(catalog.groups())}")
+    return ConfigError(group, f"the default config has no {group}, so one is added rather than overridden: "
+                              f"+{group}=NAME, with NAME one of {', '.join(catalog.options(group))}")
+
+
+def _unknown(cfg: DictConfig, key: str) -> ConfigError:
+    """The error for ``key`` (``data.kapa``, ``stop.nonsense.x``), which ``cfg`` does not have: named at its
+    first part that is missing, with the closest valid keys of the node above it."""
+    parts = key.split(".")
+    node, depth = cfg, 0
+    while depth < len(parts) - 1 and parts[depth] in node and isinstance(node[parts[depth]], DictConfig):
+        node, depth = node[parts[depth]], depth + 1
+    if parts[depth] in node:  # a value given sub-keys (seed.x=1)
+        return ConfigError(".".join(parts[:depth + 1]), f"is a value, not a node with keys (got {key})")
+    return _with_options(unknown_key(node, ".".join(parts[:depth + 1]), ".".join(parts[:depth])))
+
+
+def _with_options(exc: ConfigError) -> ConfigError:
+    """An unknown key of a group (``data.path`` with ``data=synthetic``) said with the options of the group
+    that have it (``data=file``), when some do."""
+    group, _, leaf = exc.key.partition(".")
+    if not leaf or "." in leaf or "[" in leaf or group not in catalog.groups():
+        return exc
+    having = [f"{group}={o}" for o in catalog.options_declaring(group, leaf)]
+    if not having:
+        return exc
+    return ConfigError(exc.key, f"unknown key of the {group} chosen; did you mean {' or '.join(having)}, which "
+                                f"{'has' if len(having) == 1 else 'have'} {leaf}?")
 
 
 def _check_one(cfg: DictConfig, extra_check) -> None:
@@ -133,18 +270,20 @@ def _check_one(cfg: DictConfig, extra_check) -> None:
 def _job_config(name: str, base, base_ovr: list[str], value_keys: list[str], values) -> DictConfig:
     """One job's config: ``base`` updated in place with the plain values (type-checked against the schema as
     composition would), or composed in full when a value is a container."""
-    from hydra import compose
     from hydra.core.override_parser.overrides_parser import OverridesParser
+    from omegaconf.errors import ConfigAttributeError, ConfigKeyError
 
     if base is None:
-        return compose(name, overrides=base_ovr + [f"{k}={v}" for k, v in zip(value_keys, values)])
+        return _compose(name, base_ovr + [f"{k}={v}" for k, v in zip(value_keys, values)])
     parser = OverridesParser.create()
     for k, v in zip(value_keys, values):
         value = parser.parse_override(f"{k}={v}").value()
         if isinstance(value, (dict, list)):
-            return compose(name, overrides=base_ovr + [f"{k}={v}" for k, v in zip(value_keys, values)])
+            return _compose(name, base_ovr + [f"{k}={v}" for k, v in zip(value_keys, values)])
         try:
             OmegaConf.update(base, k, value, merge=False)
+        except (ConfigAttributeError, ConfigKeyError):  # a key the config does not have
+            raise _unknown(base, k) from None
         except Exception as exc:  # the same error composition would raise, with its key
             raise ConfigError(k, f"Error merging override {k}={v}: {_short(exc)}") from None
     return base
@@ -159,8 +298,6 @@ def _check_grid(name: str, fixed: list[str], grid: dict[str, list[str]], extra_c
     as composition would. Anything unusual (appends, deletions, containers) is
     composed in full.
     """
-    from hydra import compose
-
     grid = {k: v for k, v in grid.items() if not k.startswith("hydra.")}  # Hydra's own settings
     group_keys = [k for k in grid if _is_group(k)]
     value_keys = [k for k in grid if k not in group_keys]
@@ -168,7 +305,7 @@ def _check_grid(name: str, fixed: list[str], grid: dict[str, list[str]], extra_c
     checked = 0
     for groups in itertools.product(*(grid[k] for k in group_keys)):
         base_ovr = fixed + [f"{k}={v}" for k, v in zip(group_keys, groups)]
-        base = compose(name, overrides=base_ovr) if simple else None
+        base = _compose(name, base_ovr) if simple else None
         for values in itertools.product(*(grid[k] for k in value_keys)):
             if checked >= MAX_CHECKED_COMBINATIONS:
                 return checked

@@ -9,6 +9,7 @@ a misspelt field would otherwise be silently ignored. Object arrays are never lo
 """
 from __future__ import annotations
 
+import codecs
 import contextlib
 import os
 import zipfile
@@ -36,13 +37,44 @@ REQUIRED = ("A", "b", "w")
 SOLUTIONS = ("x_star", "x_true")
 
 
+#: the first bytes of a zip archive (an ``.npz`` is one): a local file header, or an empty archive's end record
+ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+NPY_MAGIC = b"\x93NUMPY"
+
+
+def not_npz(head: bytes) -> str | None:
+    """What a file is when its first bytes ``head`` are not those of an ``.npz`` (zip) archive, in words;
+    None when they are."""
+    if head.startswith(ZIP_MAGIC):
+        return None
+    if not head:
+        return "is empty (0 bytes), not an .npz archive"
+    if head.startswith(NPY_MAGIC):
+        return "is a single .npy array, not an .npz archive (write the arrays together with numpy.savez)"
+    if head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
+        return "is a Python pickle, not an .npz archive (pickles are never loaded)"
+    try:  # not final: a character cut at the end of ``head`` is not an error
+        text = codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError:
+        text = None
+    if text is not None and all(c.isprintable() or c in "\t\r\n\f" for c in text):
+        first = text.strip().splitlines()[0][:40] if text.strip() else ""
+        return f"is not an .npz archive (it looks like a text file{f', starting {first!r}' if first else ''})"
+    return f"is not an .npz archive (unrecognised binary content, starting {head[:8]!r})"
+
+
 @contextlib.contextmanager
 def open_npz(path: str | os.PathLike, key_prefix: str = "data.path"):
     """Open an ``.npz`` file without unpickling; every failure to read it becomes a DataError on
-    ``key_prefix`` (a DataError raised inside the block passes through)."""
+    ``key_prefix`` (a DataError raised inside the block passes through). A file that is not a zip archive
+    at all (text, a single ``.npy`` array, a pickle, empty) is refused by its first bytes, saying what it is."""
     p = Path(path)
     if not p.is_file():
         raise DataError(key_prefix, f"file not found: {str(path)!r}")
+    with open(p, "rb") as fh:
+        what = not_npz(fh.read(512))
+    if what is not None:
+        raise DataError(key_prefix, f"{p.name} {what}")
     try:
         with np.load(p, allow_pickle=False) as z:
             yield z

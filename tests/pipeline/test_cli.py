@@ -106,6 +106,12 @@ CASES = [
     (["kernels.backend=cuda"], "kernels.backend"),
     (["problem=attention_regression", "data=attention", "solver=alternating", "solver.hessian=dense"], "solver.hessian"),
     (["+study=p3_local", "study.y=loss"], "study.y"),
+    # issue 17: a typo is refused with or without +, an internal schema or group is no choice
+    (["+data.kapa=30"], "data.kapa"),
+    (["+data.path=x.npz"], "data.path"),
+    (["solver=gd_schema"], "solver"),
+    (["sizes=quick"], "sizes"),
+    (["study.y=loss"], "study.y"),
 ]
 
 
