@@ -1,7 +1,8 @@
 """Where a job, the verify stage and the plot stage mirror what they write: the tracking sink.
 
-A :class:`Sink` opens runs; a :class:`Run` takes params, metrics (buffered by the sink), tags and
-artifacts, and ends FINISHED, or FAILED/KILLED when the block it guards raises. The files of record
+A :class:`Sink` opens runs, finds the latest run with some tags and adds files or metrics to an
+existing run; a :class:`Run` takes params, metrics (buffered by the sink), tags, artifacts and the
+instance it ran on (a dataset input), and ends FINISHED, or FAILED/KILLED when the block it guards raises. The files of record
 are written by the stages whatever the sink; the sink only mirrors them. :class:`NullSink` is the
 sink of ``tracking=off``: every call does nothing, so no code outside the tracking layer asks
 whether tracking is on. The MLflow sink is in :mod:`pipeline.tracking`.
@@ -23,6 +24,8 @@ class Run(Protocol):
     def metrics(self, values: Mapping[str, Optional[float]], step: int = 0) -> None: ...
     def tags(self, values: Mapping[str, str]) -> None: ...
     def artifacts(self, paths: Iterable[Path]) -> None: ...
+    def dataset(self, name: str, digest: str, source: str, profile: Mapping[str, Any]) -> None:
+        """The instance the run solved, as a dataset input named ``name`` whose digest is its content hash."""
     def end(self, status: str = "FINISHED") -> None: ...
 
 
@@ -42,6 +45,12 @@ class Sink(Protocol):
 
     def attach(self, run_id: Optional[str], paths: Iterable[Path]) -> None:
         """Add files to an existing run (a study's table and figure to its sweep's parent)."""
+
+    def attach_metrics(self, run_id: Optional[str], values: Mapping[str, Optional[float]]) -> None:
+        """Add metrics to an existing run (a study's fitted slopes to its sweep's parent); None values are skipped."""
+
+    def find(self, tags: Mapping[str, str], experiment: Optional[str] = None) -> Optional[str]:
+        """The id of the latest run with these tags (in ``experiment`` instead of the configured one), or None."""
 
 
 class NullRun:
@@ -67,6 +76,9 @@ class NullRun:
     def artifacts(self, paths: Iterable[Path]) -> None:
         pass
 
+    def dataset(self, name: str, digest: str, source: str, profile: Mapping[str, Any]) -> None:
+        pass
+
     def end(self, status: str = "FINISHED") -> None:
         pass
 
@@ -86,3 +98,9 @@ class NullSink:
 
     def attach(self, run_id: Optional[str], paths: Iterable[Path]) -> None:
         pass
+
+    def attach_metrics(self, run_id: Optional[str], values: Mapping[str, Optional[float]]) -> None:
+        pass
+
+    def find(self, tags: Mapping[str, str], experiment: Optional[str] = None) -> Optional[str]:
+        return None

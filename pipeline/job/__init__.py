@@ -14,11 +14,10 @@ from typing import Any, Optional
 import torch
 from omegaconf import DictConfig
 
-from pipeline.core.paths import project_root
-from pipeline.core.records import config_hash, config_params, study_tags
+from pipeline.core.records import config_hash, study_tags
 from pipeline.core.sink import Sink
-from pipeline.job.prepare import Prepared, initial_point, prepare
-from pipeline.job.record import RECORD_FILES, SUMMARY, mirror, run_label, write_files
+from pipeline.job.prepare import Prepared, initial_point, instance_cache, prepare
+from pipeline.job.record import RECORD_FILES, SUMMARY, mirror, run_label, run_params, write_files
 from pipeline.job.solve import solve
 from pipeline.job.summarize import final_metrics, summarize
 
@@ -46,11 +45,11 @@ def run(cfg: DictConfig, output_dir: Path, sink: Sink, parent: Optional[str] = N
     done = resumed(sink, cfg, chash, output_dir)
     if done is not None:
         return done
-    job = prepare(cfg, Path(project_root()) / ".cache" / "instances")
+    job = prepare(cfg, instance_cache())
     output_dir.mkdir(parents=True, exist_ok=True)
     name = run_label(job.solver_params.label, int(cfg.seed), overrides)[:250]
     with sink.run(name, tags(cfg, job, chash), parent) as mirror_run:
-        mirror_run.params(config_params(cfg) | {f"instance.{k}": f"{v:.6g}" for k, v in job.instance.constants.items()})
+        mirror_run.params(run_params(cfg, job.instance.constants))
         trace = solve(job, mirror_run, bool(cfg.progress))
         summary, x = summarize(cfg, job, trace, chash, mirror_run.run_id, overrides)
         write_files(cfg, summary, x, trace, output_dir, t_start)

@@ -11,9 +11,16 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from kernels.backend import resolve as resolve_backend
+from pipeline.core.paths import project_root
 from pipeline.problems import PROBLEMS
 from pipeline.reference import Instance, build_instance
 from pipeline.solvers import StopRule, make_solver
+
+
+def instance_cache() -> Path:
+    """The content-addressed instance cache, ``<project>/.cache/instances``: shared by every job and stage of
+    the project (``SOFTMAX_LAB_ROOT`` moves it with the results), whatever the run folder or tracking store."""
+    return Path(project_root()) / ".cache" / "instances"
 
 
 @dataclass
@@ -50,7 +57,8 @@ def initial_point(cfg: DictConfig, dim: int, dtype, device, x_star: Optional[tor
 def stop_rule(cfg: DictConfig, f_star: Optional[float]) -> StopRule:
     s = cfg.stop
     return StopRule(eps=s.eps, gtol=s.gtol, max_iter=s.max_iter, max_time_s=s.max_time_s, f_star=f_star,
-                    blowup=s.blowup, max_step=math.inf if s.max_step is None else s.max_step)
+                    blowup=s.blowup, max_step=math.inf if s.max_step is None else s.max_step,
+                    patience=s.patience)
 
 
 def prepare(cfg: DictConfig, cache_dir: Path) -> Prepared:

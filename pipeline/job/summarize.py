@@ -11,6 +11,9 @@ from pipeline.reference import diagnostics
 from pipeline.solvers import Trace
 from pipeline.solvers.base import DIVERGED, FINISHED
 
+#: how a run ended, in the words of the job line and the sweep's table (Trace.status → outcome)
+OUTCOMES = {FINISHED: "converged"}
+
 
 def override_map(overrides: Optional[list[str]]) -> dict[str, str]:
     """The job's own overrides as {key: value} (the swept values of a study's run)."""
@@ -37,6 +40,7 @@ def summarize(cfg: DictConfig, job: Prepared, trace: Trace, config_hash: str, ru
     summary = {
         "status": "diverged" if trace.status == DIVERGED else "finished",
         "converged": trace.status == FINISHED,
+        "outcome": OUTCOMES.get(trace.status, trace.status),
         "message": trace.message,
         "final_loss": end["final_loss"],
         "final_grad_norm": end["final_grad_norm"],

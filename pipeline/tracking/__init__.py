@@ -1,8 +1,9 @@
 """The tracking sink: MLflow (``tracking=sqlite`` or ``server``) or nothing (``tracking=off``).
 
 :func:`sink` (:mod:`pipeline.tracking.store`) decides by ``tracking.backend``; everything above gets a
-:class:`~pipeline.core.sink.Sink` and mirrors what it writes to it. Sweeps' parent runs
-(:mod:`pipeline.tracking.sweeps`), orphan reaping and resume (:mod:`pipeline.tracking.lifecycle`)
+:class:`~pipeline.core.sink.Sink` and mirrors what it writes to it. Sweeps' parent runs and their
+table of outcomes (:mod:`pipeline.tracking.sweeps`), orphan reaping and resume from a run of the same
+config and code version (:mod:`pipeline.tracking.lifecycle`, :func:`pipeline.tracking.client.code_version`)
 and the check that a tracking server answers (:func:`check_reachable`) live here too.
 """
 from __future__ import annotations

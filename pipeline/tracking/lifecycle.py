@@ -1,5 +1,5 @@
-"""Runs that outlive their process, and runs to resume: orphan reaping and restoring a FINISHED run's
-files of record (DESIGN.md §5)."""
+"""Runs that outlive their process, and runs to resume: orphan reaping and restoring the files of record
+of a FINISHED run of the same config and the same code version (DESIGN.md §5)."""
 from __future__ import annotations
 
 import os
@@ -68,13 +68,15 @@ def reap_orphans(uri: str, experiment: str) -> list[str]:
     return killed
 
 
-def finished_run(uri: str, experiment: str, chash: str):
-    """The latest FINISHED run of ``experiment`` with tag ``config_hash = chash``, or None."""
+def finished_run(uri: str, experiment: str, chash: str, code: str):
+    """The latest FINISHED run of ``experiment`` with tags ``config_hash = chash`` and ``code_version = code``
+    (the same config run by the same code), or None."""
     c = client(uri)
     exp = c.get_experiment_by_name(experiment)
     if exp is None:
         return None
-    runs = c.search_runs([exp.experiment_id], f"tags.config_hash = '{chash}' and attributes.status = 'FINISHED'",
+    runs = c.search_runs([exp.experiment_id], f"tags.config_hash = '{chash}' and tags.code_version = '{code}' "
+                                              "and attributes.status = 'FINISHED'",
                          max_results=1, order_by=["attributes.start_time DESC"])
     return runs[0] if runs else None
 

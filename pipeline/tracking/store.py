@@ -7,6 +7,8 @@ probes a server).
 """
 from __future__ import annotations
 
+import json
+import math
 import time
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional
@@ -14,7 +16,7 @@ from typing import Any, Iterable, Mapping, Optional
 from omegaconf import DictConfig
 
 from pipeline.core.sink import NullSink, Sink
-from pipeline.tracking.client import client, ensure_store, experiment_id, source_tags
+from pipeline.tracking.client import client, code_version, ensure_store, experiment_id, source_tags
 from pipeline.tracking.lifecycle import finished_run, process_tags, reap_orphans, restore_files
 
 MAX_METRICS_PER_BATCH = 1000
@@ -88,6 +90,15 @@ class MlflowRun:
             if Path(p).exists():
                 self.client.log_artifact(self.run_id, str(p))
 
+    def dataset(self, name: str, digest: str, source: str, profile: Mapping[str, Any]) -> None:
+        """An MLflow dataset input (context ``instance``): runs on the same instance share its name and digest."""
+        from mlflow.entities import Dataset, DatasetInput, InputTag
+
+        clean = {k: (v if not isinstance(v, float) or math.isfinite(v) else str(v)) for k, v in profile.items()}
+        ds = Dataset(name=name[:500], digest=digest[:36], source_type="local", source=json.dumps({"uri": source}),
+                     profile=json.dumps(clean, sort_keys=True))
+        self.client.log_inputs(self.run_id, datasets=[DatasetInput(ds, [InputTag("mlflow.data.context", "instance")])])
+
     def end(self, status: str = "FINISHED") -> None:
         if not self._closed:
             self.flush()
@@ -111,7 +122,9 @@ class MlflowSink:
                          dict(tags) | source_tags(), parent)
 
     def resume(self, config_hash: str, output_dir: Path, files: Iterable[str]) -> Optional[str]:
-        prior = finished_run(self.uri, self.experiment, config_hash)
+        """A FINISHED run of the same config hash and the same code version (tag ``code_version``): after
+        a change under pipeline/, kernels/ or conf/ the job runs again."""
+        prior = finished_run(self.uri, self.experiment, config_hash, code_version())
         if prior is None or not restore_files(self.uri, prior.info.run_id, output_dir, files):
             return None
         return prior.info.run_id
@@ -121,6 +134,29 @@ class MlflowSink:
             c = client(self.uri)
             for p in paths:
                 c.log_artifact(run_id, str(p))
+
+    def attach_metrics(self, run_id: Optional[str], values: Mapping[str, Optional[float]]) -> None:
+        from mlflow.entities import Metric
+
+        if not run_id:
+            return
+        now = int(time.time() * 1000)
+        items = [Metric(k, float(v), now, 0) for k, v in values.items() if v is not None and math.isfinite(float(v))]
+        c = client(self.uri)
+        for i in range(0, len(items), MAX_METRICS_PER_BATCH):
+            c.log_batch(run_id, metrics=items[i:i + MAX_METRICS_PER_BATCH])
+
+    def find(self, tags: Mapping[str, str], experiment: Optional[str] = None) -> Optional[str]:
+        """The latest run with these tags; None (and no store created) when the SQLite file does not exist."""
+        if self.uri.startswith("sqlite:///") and not Path(self.uri[len("sqlite:///"):]).is_file():
+            return None
+        c = client(self.uri)
+        exp = c.get_experiment_by_name(experiment or self.experiment)
+        if exp is None:
+            return None
+        query = " and ".join(f"tags.{k} = '{v}'" for k, v in tags.items())
+        runs = c.search_runs([exp.experiment_id], query, max_results=1, order_by=["attributes.start_time DESC"])
+        return runs[0].info.run_id if runs else None
 
 
 def sink(tracking: DictConfig) -> Sink:

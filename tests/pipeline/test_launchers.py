@@ -31,6 +31,7 @@ import pytest
 from tests.conftest import skip_unless_ci
 from tests.pipeline.test_cli import assert_one_parent_and_finished_children, run_cli
 from tests.pipeline.test_faults import assert_no_metric_point_lost
+from tests.pipeline.tracking.test_sweep_summary import assert_sweep_summary
 
 #: The sweep every launcher runs: 2 solvers x 3 seeds on a tiny instance.
 SWEEP = ["solver=gd,newton", "seed=0,1,2", "data.n=40", "data.d=3"]
@@ -320,6 +321,8 @@ def test_sweep_through_launcher_is_fully_recorded_and_matches_the_basic_launcher
         outside = beyond_loopback(bound_sockets(head.processes()))
         assert not outside, f"Ray listens beyond loopback: {outside}"
     assert LAUNCHER_LOG[launcher] in r.stdout + r.stderr, (r.stdout[-2000:], r.stderr[-2000:])
+    # each worker recorded its job's outcome where the sweep's process read it
+    assert_sweep_summary(r.stdout, {"gd": {"jobs": 3, "converged": 3}, "newton": {"jobs": 3, "converged": 3}}, sweep)
     assert_one_parent_and_finished_children(store_uri, sweep, jobs=JOBS)
     assert_no_metric_point_lost(store_uri, sweep)
     assert_same_results(job_outputs(sweep), reference, launcher)
