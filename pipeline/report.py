@@ -2,12 +2,14 @@
 
 Reads only result files: ``results/verify/verdicts.json`` (one row per claim)
 and, for every study in ``conf/study/`` (and in the config folders of papers outside the lab), its
-``fit.csv`` and figure. Writes a
+``fit.csv`` and figure; the papers' titles, authors, arXiv ids and notes come from the registry
+(:mod:`pipeline.papers`). Writes a
 Markdown ledger and a self-contained HTML page (inline style, figures embedded
-as data URIs). Both are byte-stable: no timestamps, no absolute paths, no
-MLflow run ids (those differ on every rerun); each claim instead carries a
-ledger key, the tag ``ledger_key`` of its MLflow run in the ``verify``
-experiment.
+as data URIs; links only to arXiv and to the notes in docs/theory/). Both are byte-stable: no
+timestamps, no absolute paths, no MLflow run ids (those differ on every rerun); each claim instead
+carries a ledger key, the tag ``ledger_key`` of its MLflow run in the ``verify`` experiment. Each
+claim's row shows the measured value beside its pass criterion, the verdict and the slack (at least
+1 exactly when the claim passes), and links to the claim's write-up in docs/theory/.
 """
 from __future__ import annotations
 
@@ -47,7 +49,7 @@ def _regimes(fit) -> list[str]:
     """The instance regimes of a study's fit table ('' for a study without them)."""
     if "regime" not in fit.columns:
         return [""]
-    return sorted(set(fit["regime"].fillna("").astype(str)), key=lambda r: (r != "", r != "regulariser", r))
+    return sorted(set(fit["regime"].astype(object).fillna("").astype(str)), key=lambda r: (r != "", r != "regulariser", r))
 
 
 def summary_rows(verdicts: list[dict], study_list: list[dict]) -> list[dict]:
@@ -67,7 +69,7 @@ def summary_rows(verdicts: list[dict], study_list: list[dict]) -> list[dict]:
         if s["fit"] is None:
             continue
         for regime in _regimes(s["fit"]):
-            fit = s["fit"] if regime == "" else s["fit"][s["fit"]["regime"].fillna("").astype(str) == regime]
+            fit = s["fit"] if regime == "" else s["fit"][s["fit"]["regime"].astype(object).fillna("").astype(str) == regime]
             if s["kind"] == "trace":
                 text = f"{s['name']}: convergence curves, summary per start and solver"
             else:
@@ -113,12 +115,24 @@ def figure_rel(fig: Path | None, out_dir: Path) -> str:
 # --------------------------------------------------------------------------- Markdown
 INTRO = ("A paper's constant that is not known is reported as unknown, next to the tight value measured here. "
          "The MLflow run of a claim is the run of experiment `verify` whose tag `ledger_key` is the key shown. "
-         "Slack: the factor by which the measured value sits inside the paper's bound (above 1: inside).")
+         "Each claim links to its write-up in docs/theory/: the formulas, what the check does and why.")
+SLACK_NOTE = ("Slack: how far the measurement sits inside its pass criterion, tolerances included: the smallest "
+              "margin over the criterion's conditions (limit/measured or measured/limit for a bound, half the "
+              "band's width over the distance from its centre for a band, 0 for a failed control). A claim passes "
+              "exactly when its slack is at least 1; slacks are rounded toward zero, so a failure never reads 1.")
 OWN = "own instances"
-REGIME_NOTE = ("Instance regime: `regulariser` is the theory notes' construction (large weights: the curvature at "
-               "x* is the regulariser's); `softmax` lowers the weights and spreads the logits so that the softmax "
-               "term carries it (the measured softmax share is in each study's table and figure); "
+REGIME_NOTE = ("Instance regime: `regulariser` is the construction of the papers' notes in docs/theory/ (large "
+               "weights: the curvature at x* is the regulariser's); `softmax` lowers the weights and spreads the "
+               "logits so that the softmax term carries it (the measured softmax share is in each study's table "
+               "and figure); see docs/theory/regimes.md. "
                f"`{OWN}`: checks of lemmas on instances of their own, described in their criteria.")
+#: Where the project's files are seen from the report folder (reports/ sits beside docs/ and results/).
+ROOT = "../"
+
+
+def cell(text) -> str:
+    """Text for a Markdown table cell (a ``|`` in a criterion would end the cell)."""
+    return str(text).replace("|", "\\|")
 
 
 def text_or_dash(v) -> str:
@@ -142,61 +156,102 @@ def timed_pointers(timed_claims, timed_studies) -> list[str]:
              ""] + items) if items else []
 
 
+def paper_rows(ids) -> list:
+    """The registered papers among ``ids`` (every registered paper when ``ids`` is None), in ledger order."""
+    return [p for p in papers.papers() if ids is None or p.id in ids]
+
+
+def papers_md(ids=None) -> list[str]:
+    """The papers the ledger checks: id, title, authors, venue, arXiv id and link, and their notes."""
+    lines = ["## Papers", "", "| paper | title | authors | venue | arXiv | notes |", "|---|---|---|---|---|---|"]
+    for p in paper_rows(ids):
+        arxiv = f"[{p.arxiv}]({p.link})" if p.link else (p.arxiv or "unknown")
+        notes = f"[{p.notes}]({ROOT}{p.notes})" if p.notes else "—"
+        lines.append(f"| {p.id} | {p.title} | {p.authors} | {p.venue or 'not known'} | {arxiv} | {notes} |")
+    return lines + [""]
+
+
+def claim_md(v: dict) -> str:
+    """A verdict's name in the ledger, linked to its claim's write-up when its paper has notes."""
+    link = papers.notes_link(v, ROOT)
+    return f"[{papers.label(v)}]({link})" if link else papers.label(v)
+
+
+def claims_md(verdicts, study_list, out_dir: Path, results: Path) -> list[str]:
+    """The claims table: the measured value beside its pass criterion, the verdict and its slack."""
+    lines = ["## Claims", "", SLACK_NOTE, "",
+             "| claim | paper | statement | measured | pass criterion | verdict | slack | paper's bound | "
+             "tight reference | figure | MLflow ledger key |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for v in verdicts:
+        name, path = claim_figure(v, study_list, results)
+        fig = f"[{name}]({figure_rel(path, out_dir)})" if path else "—"
+        bound = f"{fmt(v['bound'])} ({v['bound_label']})" if v["bound"] is not None else f"unknown ({v['bound_label']})"
+        lines.append(f"| {claim_md(v)} | {v['paper']} | {cell(v['statement'])} | {fmt(v['measured'])} "
+                     f"({cell(v['measured_label'])}) | {cell(v['criterion'])} | **{v['verdict']}** | "
+                     f"{papers.slack_text(v['slack'])} | {cell(bound)} "
+                     f"| {fmt(v['tight'])} | {fig} | `{ledger_key(v)}` |")
+    return lines
+
+
+def evidence_md(verdicts, out_dir: Path, results: Path) -> list[str]:
+    """Each claim's own figure and table of evidence, under a heading that links to its write-up."""
+    own = [(v, p) for v in verdicts for n, p in [claim_figure(v, [], results)] if p or evidence_table(v)]
+    lines = ["", "## Evidence of the claims", ""] if own else []
+    for v, p in own:
+        link = papers.notes_link(v, ROOT)
+        lines += [f"### {papers.label(v)}", ""] + ([f"What is checked, and why: [{link[len(ROOT):]}]({link}).", ""]
+                                                    if link else [])
+        if p:
+            lines += [f"![{papers.label(v)}]({figure_rel(p, out_dir)})", ""]
+        cols, rows = evidence_table(v) or ((), ())
+        if rows:
+            lines += ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+            lines += ["| " + " | ".join(fmt(r.get(c)) for c in cols) + " |" for r in rows]
+            lines.append("")
+    return lines
+
+
+def study_md(s, out_dir: Path) -> list[str]:
+    """One study: its figure, the notes of its paper, and its fit table (or trace summary)."""
+    lines = [f"### {s['name']} — {s['title']}", ""]
+    if s["fit"] is None:
+        return lines + ["No results yet.", ""]
+    p = papers.PAPERS.get(s["paper"])
+    lines += [f"![{s['name']}]({figure_rel(s['figure'], out_dir)})", ""]
+    lines += [f"Paper {p.id}: [{p.notes}]({ROOT}{p.notes}).", ""] if p is not None and p.notes else []
+    if s["kind"] == "trace":  # the per-panel, per-group summary of pipeline/plot_traces.py
+        cols = list(s["fit"].columns)
+        lines += ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+        lines += ["| " + " | ".join(fmt(v) for v in r) + " |" for r in s["fit"].itertuples(index=False)]
+        return lines + [""]
+    lines += [f"| panel | softmax share | {s['group_by']} | runs | not reached | fitted slope | 95% CI | theory | band | verdict |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in s["fit"].itertuples():
+        band = f"[{fmt(r.band_low)}, {fmt(r.band_high)}]" if r.band_low == r.band_low else "—"
+        lines.append(f"| {text_or_dash(getattr(r, 'panel', ''))} | {text_or_dash(getattr(r, 'softmax_share', ''))} "
+                     f"| {r.group} | {r.runs} | {r.not_reached} | {fmt(r.slope, 3)} | [{fmt(r.ci_low, 3)}, "
+                     f"{fmt(r.ci_high, 3)}] | {fmt(r.theory_slope)} | {band} | {r.verdict} |")
+    return lines + [""]
+
+
 def render_md(verdicts, study_list, profile: str, out_dir: Path, results: Path, timed_claims=(), timed_studies=(),
               title: str = "Theorem ledger") -> str:
     lines = [f"# {title}", "",
              f"Every registered claim, checked numerically ({profile} profile). " + INTRO if title == "Theorem ledger"
              else f"The wall-clock claims and timing studies ({profile} profile), measured on this machine. " + INTRO,
-             "", "## Summary", "", REGIME_NOTE, "",
-             "| paper | instance regime | passed | failed | paper bound unknown | study laws |", "|---|---|---|---|---|---|"]
+             ""] + papers_md(None if title == "Theorem ledger"
+                             else {v["paper"] for v in verdicts} | {s["paper"] for s in study_list})
+    lines += ["## Summary", "", REGIME_NOTE, "",
+              "| paper | instance regime | passed | failed | paper bound unknown | study laws |", "|---|---|---|---|---|---|"]
     for r in summary_rows(verdicts, study_list):
         lines.append(f"| {r['paper']} | {r['regime'] or OWN} | {r['passed']} | {r['failed']} | {r['unknown']} | "
                      f"{r['laws'] or '—'} |")
     lines += timed_pointers(timed_claims, timed_studies)
-    lines += ["", "## Claims", "",
-              "| claim | paper | statement | measured | paper's bound | tight reference | verdict | slack | figure | MLflow ledger key |",
-              "|---|---|---|---|---|---|---|---|---|---|"]
-    for v in verdicts:
-        name, path = claim_figure(v, study_list, results)
-        fig = f"[{name}]({figure_rel(path, out_dir)})" if path else "—"
-        bound = f"{fmt(v['bound'])} ({v['bound_label']})" if v["bound"] is not None else f"unknown ({v['bound_label']})"
-        lines.append(f"| {papers.label(v)} | {v['paper']} | {v['statement']} | {fmt(v['measured'])} ({v['measured_label']}) "
-                     f"| {bound} | {fmt(v['tight'])} | **{v['verdict']}** | {fmt(v['slack'])} | {fig} | `{ledger_key(v)}` |")
-    lines += ["", "Pass criteria:", ""]
-    lines += [f"- **{papers.label(v)}**: {v['criterion']}" for v in verdicts]
-    own = [(v, p) for v in verdicts for n, p in [claim_figure(v, [], results)] if p or evidence_table(v)]
-    if own:
-        lines += ["", "## Evidence of the claims", ""]
-        for v, p in own:
-            lines += [f"### {papers.label(v)}", ""]
-            if p:
-                lines += [f"![{papers.label(v)}]({figure_rel(p, out_dir)})", ""]
-            cols, rows = evidence_table(v) or ((), ())
-            if rows:
-                lines += ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-                lines += ["| " + " | ".join(fmt(r.get(c)) for c in cols) + " |" for r in rows]
-                lines.append("")
+    lines += [""] + claims_md(verdicts, study_list, out_dir, results)
+    lines += evidence_md(verdicts, out_dir, results)
     lines += ["", "## Studies", ""]
     for s in study_list:
-        lines += [f"### {s['name']} — {s['title']}", ""]
-        if s["fit"] is None:
-            lines += ["No results yet.", ""]
-            continue
-        lines += [f"![{s['name']}]({figure_rel(s['figure'], out_dir)})", ""]
-        if s["kind"] == "trace":  # the per-panel, per-group summary of pipeline/plot_traces.py
-            cols = list(s["fit"].columns)
-            lines += ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-            lines += ["| " + " | ".join(fmt(v) for v in r) + " |" for r in s["fit"].itertuples(index=False)]
-            lines.append("")
-            continue
-        lines += [f"| panel | softmax share | {s['group_by']} | runs | not reached | fitted slope | 95% CI | theory | band | verdict |",
-                  "|---|---|---|---|---|---|---|---|---|---|"]
-        for r in s["fit"].itertuples():
-            band = f"[{fmt(r.band_low)}, {fmt(r.band_high)}]" if r.band_low == r.band_low else "—"
-            lines.append(f"| {text_or_dash(getattr(r, 'panel', ''))} | {text_or_dash(getattr(r, 'softmax_share', ''))} "
-                         f"| {r.group} | {r.runs} | {r.not_reached} | {fmt(r.slope, 3)} | [{fmt(r.ci_low, 3)}, "
-                         f"{fmt(r.ci_high, 3)}] | {fmt(r.theory_slope)} | {band} | {r.verdict} |")
-        lines.append("")
+        lines += study_md(s, out_dir)
     return "\n".join(lines) + "\n"
 
 
@@ -227,8 +282,27 @@ def _html_summary(verdicts, study_list, timed_claims, timed_studies) -> tuple[st
     return "".join(rows), pointers
 
 
+def _html_papers(ids=None) -> str:
+    """The papers table, with links to arXiv and to the project's notes."""
+    e = html.escape
+    rows = []
+    for p in paper_rows(ids):
+        arxiv = f"<a href='{e(p.link)}'>arXiv:{e(p.arxiv)}</a>" if p.link else e(p.arxiv or "unknown")
+        notes = f"<a href='{e(ROOT + p.notes)}'>{e(p.notes)}</a>" if p.notes else "—"
+        rows.append(f"<tr><td><b>{e(p.id)}</b></td><td>{e(p.title)}</td><td>{e(p.authors)}</td>"
+                    f"<td>{e(p.venue or 'not known')}</td><td>{arxiv}</td><td>{notes}</td></tr>")
+    return ("<h2>Papers</h2><table><tr><th>paper</th><th>title</th><th>authors</th><th>venue</th><th>arXiv</th>"
+            f"<th>notes</th></tr>{''.join(rows)}</table>")
+
+
+def _html_claim_name(v: dict) -> str:
+    e = html.escape
+    link = papers.notes_link(v, ROOT)
+    return f"<a href='{e(link)}'><b>{e(papers.label(v))}</b></a>" if link else f"<b>{e(papers.label(v))}</b>"
+
+
 def _html_claims(verdicts, study_list, results: Path) -> str:
-    """The claims table: one row per verdict."""
+    """The claims table: one row per verdict, its measured value beside its pass criterion."""
     e = html.escape
     claims = []
     for v in verdicts:
@@ -237,23 +311,26 @@ def _html_claims(verdicts, study_list, results: Path) -> str:
         bound = (f"{e(fmt(v['bound']))}<div class=muted>{e(v['bound_label'])}</div>" if v["bound"] is not None
                  else f"<span class=unknown>unknown</span><div class=muted>{e(v['bound_label'])}</div>")
         claims.append(
-            f"<tr><td><b>{e(papers.label(v))}</b></td><td>{e(v['paper'])}</td><td>{e(v['statement'])}"
-            f"<div class=muted>{e(v['criterion'])}</div></td><td>{e(fmt(v['measured']))}<div class=muted>"
-            f"{e(v['measured_label'])}</div></td><td>{bound}</td><td>{e(fmt(v['tight']))}</td>"
-            f"<td class={v['verdict']}>{v['verdict']}</td><td>{e(fmt(v['slack']))}</td><td>{fig}</td>"
+            f"<tr><td>{_html_claim_name(v)}</td><td>{e(v['paper'])}</td><td>{e(v['statement'])}</td>"
+            f"<td>{e(fmt(v['measured']))}<div class=muted>{e(v['measured_label'])}</div></td>"
+            f"<td>{e(v['criterion'])}</td><td class={v['verdict']}>{v['verdict']}</td>"
+            f"<td>{e(papers.slack_text(v['slack']))}</td><td>{bound}</td><td>{e(fmt(v['tight']))}</td><td>{fig}</td>"
             f"<td><code>{ledger_key(v)}</code></td></tr>")
     return "".join(claims)
 
 
 def _html_evidence(verdicts, results: Path) -> list[str]:
-    """Each claim's own figure and table of evidence."""
+    """Each claim's own figure and table of evidence, under a heading that links to its write-up."""
     e = html.escape
     gallery = []
     for v in verdicts:
         _, p = claim_figure(v, [], results)
         table = evidence_table(v)
+        link = papers.notes_link(v, ROOT)
         if p or table:
             gallery.append(f"<h3 id='fig-{e(papers.slug(v))}'>{e(papers.label(v))} — {e(v['statement'])}</h3>")
+            gallery += [f"<p class=muted>What is checked, and why: <a href='{e(link)}'>{e(link[len(ROOT):])}</a></p>"
+                        ] if link else []
         if p:
             gallery.append(f"<div class=gallery><img alt='{e(papers.label(v))}' src='{_data_uri(p)}'></div>")
         if table:
@@ -269,7 +346,10 @@ def _html_study(s) -> str:
     head = f"<h3 id='fig-{e(s['name'])}'>{e(s['name'])} — {e(s['title'])}</h3>"
     if s["fit"] is None:
         return head + "<p>No results yet.</p>"
-    img = f"<div class=gallery><img alt='{e(s['name'])}' src='{_data_uri(s['figure'])}'></div>"
+    p = papers.PAPERS.get(s["paper"])
+    img = f"<div class=gallery><img alt='{e(s['name'])}' src='{_data_uri(s['figure'])}'></div>" + (
+        f"<p class=muted>Paper {e(p.id)}: <a href='{e(ROOT + p.notes)}'>{e(p.notes)}</a></p>"
+        if p is not None and p.notes else "")
     if s["kind"] == "trace":
         cols = list(s["fit"].columns)
         body = "".join("<tr>" + "".join(f"<td>{e(fmt(v))}</td>" for v in r) + "</tr>"
@@ -291,17 +371,16 @@ def render_html(verdicts, study_list, profile: str, results: Path, timed_claims=
     e = html.escape
     rows, pointers = _html_summary(verdicts, study_list, timed_claims, timed_studies)
     gallery = _html_evidence(verdicts, results) + ["<h2>Studies</h2>"] + [_html_study(s) for s in study_list]
+    ids = None if title == "Theorem ledger" else {v["paper"] for v in verdicts} | {s["paper"] for s in study_list}
     return (
         f"<!doctype html><html lang=en><head><meta charset=utf-8><title>softmax-lab: {e(title.lower())}</title>"
         f"<style>{CSS}</style></head><body><h1>{e(title)}</h1>"
-        f"<p class=muted>softmax-lab, {e(profile)} profile. A paper's constant that is not known is reported as "
-        "unknown, next to the tight value measured here. The MLflow run of a claim is the run of experiment "
-        "<code>verify</code> whose tag <code>ledger_key</code> is the key shown. Slack: the factor by which the "
-        "measured value sits inside the paper's bound (above 1: inside).</p>"
+        f"<p class=muted>softmax-lab, {e(profile)} profile. {e(INTRO).replace('`', '')}</p>{_html_papers(ids)}"
         "<h2>Summary</h2><table><tr><th>paper</th><th>instance regime</th><th>passed</th><th>failed</th><th>paper bound unknown</th>"
         f"<th>study laws</th></tr>{rows}</table>{pointers}"
-        "<h2>Claims</h2><table><tr><th>claim</th><th>paper</th><th>statement and criterion</th><th>measured</th>"
-        "<th>paper's bound</th><th>tight reference</th><th>verdict</th><th>slack</th><th>figure</th>"
+        f"<h2>Claims</h2><p class=muted>{e(SLACK_NOTE)}</p><table><tr><th>claim</th><th>paper</th><th>statement</th>"
+        "<th>measured</th><th>pass criterion</th><th>verdict</th><th>slack</th><th>paper's bound</th>"
+        "<th>tight reference</th><th>figure</th>"
         f"<th>MLflow ledger key</th></tr>{_html_claims(verdicts, study_list, results)}</table>"
         f"<h2>Evidence of the claims</h2>{''.join(gallery)}</body></html>\n")
 

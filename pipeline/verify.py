@@ -1,14 +1,21 @@
 """``python -m pipeline.verify [claims=[C1.1,C1.4]] [profile=full]``: run the claims' checks.
 
 Writes ``<results_dir>/verify/verdicts.json``, ``verdicts.csv`` and ``verdicts.md`` (the ledger's
-rows in the registry's order; byte-stable) and, for the wall-clock claims (registered with
-``timing=True``), ``timing_verdicts.json/.csv/.md``; mirrors each verdict to the tracking sink as a
-child run of one ``verify`` run. A failed claim is a finding, not an error: the exit status is 0
-whenever every check ran.
+rows in the registry's order, each with its pass criterion, verdict and slack; byte-stable),
+``metrics.json`` (per verdict its measured value, pass as 1 or 0 and slack, numbers only, for DVC's
+``metrics diff``) and, for the wall-clock claims (registered with ``timing=True``), the same files
+prefixed ``timing_``; mirrors each verdict to the tracking sink as a child run of one ``verify`` run.
+
+Without ``claims`` the run writes the whole set afresh. With ``claims`` it is partial: the named
+claims' rows replace theirs in the set already on disk and every other row is kept, in the registry's
+order; it says which claims it updated and how many verdicts it kept. A failed claim is a finding, not
+an error: the exit status is 0 whenever every check ran.
 """
 from __future__ import annotations
 
 import dataclasses
+import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -19,8 +26,11 @@ from omegaconf import DictConfig, OmegaConf
 from pipeline import papers, tracking
 from pipeline.cli import main as front_door
 from pipeline.core.errors import ConfigError
-from pipeline.core.records import flatten, ledger_key, round_floats, study_tags, write_json
+from pipeline.core.records import VERDICT_DIGITS, flatten, ledger_key, round_floats, study_tags, write_json
 from pipeline.core.sink import Run, Sink
+
+#: Significant digits of the numbers in metrics.json (slacks rounded toward zero, so that ≥ 1 ⇔ pass).
+METRIC_DIGITS = 6
 
 
 def select(cfg: DictConfig) -> list[str]:
@@ -52,15 +62,60 @@ def fmt(v) -> str:
     return str(v)
 
 
+def cell(text) -> str:
+    """Text for a Markdown table cell (a ``|`` in a criterion would end the cell)."""
+    return str(text).replace("|", "\\|")
+
+
 def ledger_md(rows: list[dict]) -> str:
-    head = ("| claim | paper | regime | statement | measured | paper bound | tight reference | verdict | slack |\n"
-            "|---|---|---|---|---|---|---|---|---|\n")
+    """The verdicts as a Markdown table: the measured value beside the pass criterion (tolerances
+    included), the verdict and the slack (at least 1 exactly when the claim passes)."""
+    head = ("| claim | paper | regime | statement | measured | pass criterion | verdict | slack | paper bound | "
+            "tight reference |\n|---|---|---|---|---|---|---|---|---|---|\n")
     body = "".join(
-        f"| {r['claim']} | {r['paper']} | {r.get('regime') or '—'} | {r['statement']} | "
-        f"{fmt(r['measured'])} ({r['measured_label']}) | "
-        f"{fmt(r['bound']) if r['bound'] is not None else r['bound_label']} | {fmt(r['tight'])} | "
-        f"**{r['verdict']}** | {fmt(r['slack'])} |\n" for r in rows)
+        f"| {r['claim']} | {r['paper']} | {r.get('regime') or '—'} | {cell(r['statement'])} | "
+        f"{fmt(r['measured'])} ({cell(r['measured_label'])}) | {cell(r['criterion'])} | **{r['verdict']}** | "
+        f"{papers.slack_text(r['slack'])} | {fmt(r['bound']) if r['bound'] is not None else cell(r['bound_label'])} | "
+        f"{fmt(r['tight'])} |\n" for r in rows)
     return head + body
+
+
+SLACK_NOTE = ("Slack: the smallest margin of the pass criterion's conditions, tolerances included (for a "
+              "bound, limit/measured or measured/limit; for a band, its half-width over the distance from its "
+              "centre; 0 for a failed control): at least 1 exactly when the claim passes, rounded toward zero.")
+
+
+def position(row: dict) -> tuple:
+    """A verdict's place in the ledger: the registry's order of claims, then the claim's order of regimes;
+    rows of claims no longer registered come last."""
+    c = papers.CLAIMS.get(row["claim"])
+    if c is None:
+        return (1,)
+    regime = row.get("regime") or ""
+    return (0, papers.order(c.id), c.regimes.index(regime) if regime in c.regimes else -1)
+
+
+def merge(previous: list[dict], fresh: list[dict], ids: list[str]) -> tuple[list[dict], int]:
+    """The verdict set after a partial run of the claims ``ids``: their fresh rows replace all their
+    previous rows (every regime), every other previous row is kept; in ledger order. Also the number
+    of rows kept."""
+    kept = [r for r in previous if r["claim"] not in set(ids)]
+    return sorted(kept + fresh, key=position), len(kept)
+
+
+def metrics(rows: list[dict]) -> dict[str, dict[str, float]]:
+    """``metrics.json``: per verdict (``C1.4``, ``C2.7 [softmax]``) its measured value, pass (1 or 0) and
+    slack, numbers only, to METRIC_DIGITS significant digits (a value or slack that is not a finite
+    number is left out)."""
+    out = {}
+    for r in rows:
+        m: dict[str, float] = {"pass": int(bool(r["passed"]))}
+        if isinstance(r["measured"], (int, float)) and math.isfinite(r["measured"]):
+            m["value"] = round_floats(float(r["measured"]), METRIC_DIGITS)
+        if isinstance(r["slack"], (int, float)) and math.isfinite(r["slack"]):
+            m["slack"] = papers.round_down(float(r["slack"]), METRIC_DIGITS)
+        out[papers.label(r)] = m
+    return out
 
 
 def mirror(sink: Sink, parent: Run, cfg: DictConfig, row: dict) -> str | None:
@@ -90,6 +145,7 @@ def check_all(cfg: DictConfig, ids: list[str], sink: Sink, parent: Run) -> list[
             t0 = time.perf_counter()
             v = claim.run(dataclasses.replace(ctx, regime=regime))
             row = round_floats(v.as_dict())
+            row["slack"] = papers.round_down(v.slack, VERDICT_DIGITS)  # toward zero: still ≥ 1 exactly on a pass
             row["seconds"] = time.perf_counter() - t0
             row["mlflow_run_id"] = mirror(sink, parent, cfg, row)
             rows.append(row)
@@ -99,22 +155,45 @@ def check_all(cfg: DictConfig, ids: list[str], sink: Sink, parent: Run) -> list[
     return rows
 
 
-def write_verdicts(rows: list[dict], out_dir: Path, profile: str) -> None:
-    """The verdict files: main and wall-clock ones apart; a set left untouched when this run has none
-    of its claims and its files exist. ``timing_verify.json``: seconds and run id per claim."""
+def write_set(out_dir: Path, prefix: str, rows: list[dict], title: str) -> None:
+    """One verdict set: ``<prefix>verdicts.json/.csv/.md`` and ``<prefix>metrics.json``."""
     import pandas as pd
 
+    write_json(out_dir / f"{prefix}verdicts.json", rows)
+    pd.DataFrame([{k: v for k, v in r.items() if k != "details"} for r in rows]).to_csv(
+        out_dir / f"{prefix}verdicts.csv", index=False, float_format="%.6g")
+    (out_dir / f"{prefix}verdicts.md").write_text(f"# {title}\n\n{SLACK_NOTE}\n\n{ledger_md(rows)}")
+    write_json(out_dir / f"{prefix}metrics.json", metrics(rows))
+
+
+def write_verdicts(rows: list[dict], out_dir: Path, profile: str, ids: list[str] | None = None) -> list[str]:
+    """The verdict files: main and wall-clock ones apart. A full run (``ids`` None) writes each set afresh,
+    and leaves a set untouched when it has none of its claims and its files exist; a partial run merges
+    its rows into each set on disk (:func:`merge`). ``timing_verify.json``: seconds and run id per
+    verdict. Returns what it did, one line per set."""
     clean = [{k: r[k] for k in r if k not in ("seconds", "mlflow_run_id")} for r in rows]
-    for prefix, part in (("", [r for r in clean if not papers.CLAIMS[r["claim"]].timing]),
-                         ("timing_", [r for r in clean if papers.CLAIMS[r["claim"]].timing])):
-        if part or not (out_dir / f"{prefix}verdicts.json").exists():
-            write_json(out_dir / f"{prefix}verdicts.json", part)
-            pd.DataFrame([{k: v for k, v in r.items() if k != "details"} for r in part]).to_csv(
-                out_dir / f"{prefix}verdicts.csv", index=False, float_format="%.6g")
-            title = "Wall-clock verdicts" if prefix else "Verdicts"
-            (out_dir / f"{prefix}verdicts.md").write_text(f"# {title} ({profile} profile)\n\n{ledger_md(part)}")
-    write_json(out_dir / "timing_verify.json", {papers.label(r): {"seconds": r["seconds"], "mlflow_run_id": r["mlflow_run_id"]}
-                                               for r in rows})
+    said = []
+    for prefix, timing in (("", False), ("timing_", True)):
+        part = [r for r in clean if papers.CLAIMS[r["claim"]].timing == timing]
+        path, name = out_dir / f"{prefix}verdicts.json", "Wall-clock verdicts" if timing else "Verdicts"
+        if ids is not None and path.is_file():
+            if not part:
+                continue
+            updated = ", ".join(dict.fromkeys(r["claim"] for r in part))
+            part, kept = merge(json.loads(path.read_text()), part, ids)
+            write_set(out_dir, prefix, part, f"{name} ({profile} profile for {updated}; the other {kept} kept "
+                                             f"from an earlier run)")
+            said.append(f"{path}: updated {updated}; kept the other {kept} verdicts")
+        elif part or not path.is_file():
+            write_set(out_dir, prefix, part, f"{name} ({profile} profile)")
+            said.append(f"{path}: {len(part)} verdicts")
+    timing = {papers.label(r): {"seconds": r["seconds"], "mlflow_run_id": r["mlflow_run_id"]} for r in rows}
+    previous = out_dir / "timing_verify.json"
+    if ids is not None and previous.is_file():
+        timing = {k: v for k, v in json.loads(previous.read_text()).items()
+                  if k.split(" ")[0] not in set(ids)} | timing
+    write_json(previous, timing)
+    return said
 
 
 def verify(cfg: DictConfig) -> list[dict]:
@@ -125,12 +204,12 @@ def verify(cfg: DictConfig) -> list[dict]:
     tags = dict(study_tags(cfg), kind="verify", claims=",".join(ids))
     with sink.run(f"verify {cfg.profile.name}", tags, experiment="verify") as parent:
         rows = check_all(cfg, ids, sink, parent)
-        write_verdicts(rows, out_dir, cfg.profile.name)
+        said = write_verdicts(rows, out_dir, cfg.profile.name, ids if cfg.claims else None)
         parent.metrics({"passed": sum(r["passed"] for r in rows), "failed": sum(not r["passed"] for r in rows)})
         parent.artifacts([out_dir / "verdicts.json", out_dir / "verdicts.md"])
         parent.tags({"status": "finished"})
         parent.end("FINISHED")
-    print(f"verdicts: {out_dir / 'verdicts.md'}")
+    print("\n".join(f"verdicts: {line}" for line in said))
     return rows
 
 

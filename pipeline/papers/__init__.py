@@ -15,20 +15,27 @@ A claim about a law (an iteration count, a rate) is judged once per instance reg
 ``ctx.regime`` and ``ctx.study_table`` keeps that regime's runs, and the ledger holds one verdict
 per claim and regime.
 
-Slack is the factor by which the measured value sits inside the bound: bound/measured for an upper
-bound, measured/bound for a lower bound (above 1: inside; ``None`` when the paper's bound is unknown).
+Slack measures a verdict against its pass criterion, tolerances included: each condition of the
+criterion gives a margin (:func:`at_most`, :func:`at_least`, :func:`inside`, :func:`holds`), at least
+1 exactly when the condition holds, and the slack is the smallest margin (:func:`slack`). So a claim
+passes exactly when its slack is at least 1, whatever the paper's own constant (known or not); the
+registry refuses a check whose slack says otherwise. The papers' notes are in ``docs/theory/``.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib
 import importlib.metadata
+import math
 import pkgutil
 import re
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional
 
+import numpy as np
 import torch
 
 from pipeline.core.errors import ConfigError
@@ -70,7 +77,8 @@ class Verdict:
 class Measurement:
     """What a check measured: the value and its label, whether the pass criterion held, the paper's
     bound (None: the paper's constant is unknown, said in ``bound_label``), the tight reference value,
-    the slack and the evidence (``details``; a ``table`` of rows there is shown in the report)."""
+    the slack (the smallest margin of the criterion's conditions, :func:`slack`: at least 1 exactly when
+    ``passed``) and the evidence (``details``; a ``table`` of rows there is shown in the report)."""
 
     measured: float
     measured_label: str
@@ -115,11 +123,17 @@ class Context:
         return torch.Generator(device="cpu").manual_seed(self.seed * 1_000_003 + stream)
 
 
+#: An arXiv identifier (new style, optionally with its version), e.g. ``2304.10411``.
+ARXIV_ID = re.compile(r"\d{4}\.\d{4,5}(v\d+)?")
+
+
 @dataclass(frozen=True)
 class Paper:
-    """A paper of the ledger: its id, what it is (title, authors, arXiv id), the dataclass of its checks'
-    sizes (defaults: the paper's own sizes, the ``full`` profile) with the sizes that differ per other
-    profile, and, for a paper outside the lab, the folder that holds its ``study/NAME.yaml`` files."""
+    """A paper of the ledger: its id, what it is (title, authors, arXiv id, venue where one is known), the
+    dataclass of its checks' sizes (defaults: the paper's own sizes, the ``full`` profile) with the sizes
+    that differ per other profile, for a paper outside the lab the folder that holds its
+    ``study/NAME.yaml`` files, and ``notes``: the project's write-up of its mathematics, a path from the
+    project root (``docs/theory/p1.md``), in which each claim has the anchor :func:`anchor`."""
 
     id: str
     title: str
@@ -129,6 +143,13 @@ class Paper:
     profiles: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     config_dir: Optional[Path] = None
     module: str = ""
+    venue: str = ""
+    notes: str = ""
+
+    @property
+    def link(self) -> str:
+        """The paper's arXiv page, ``https://arxiv.org/abs/<id>`` ("" when ``arxiv`` is not an arXiv id)."""
+        return f"https://arxiv.org/abs/{self.arxiv}" if ARXIV_ID.fullmatch(self.arxiv) else ""
 
 
 @dataclass(frozen=True)
@@ -147,9 +168,13 @@ class Claim:
         m = self.check(ctx)
         if not isinstance(m, Measurement):
             raise TypeError(f"the check of claim {self.id} returned {type(m).__name__}, not a Measurement")
+        s = None if m.slack is None or math.isnan(m.slack) else float(m.slack)
+        if s is not None and (s >= 1) != bool(m.passed):
+            raise ValueError(f"the check of claim {self.id} says {'pass' if m.passed else 'fail'} with slack {s:g}: "
+                             "a slack is at least 1 exactly when the claim passes (build it with papers.slack)")
         return Verdict(claim=self.id, paper=self.paper, statement=self.statement, criterion=self.criterion,
                        measured=m.measured, measured_label=m.measured_label, bound=m.bound,
-                       bound_label=m.bound_label, tight=m.tight, passed=m.passed, slack=m.slack, details=m.details,
+                       bound_label=m.bound_label, tight=m.tight, passed=bool(m.passed), slack=s, details=m.details,
                        regime=ctx.regime or "")
 
     def verdicts(self, ctx: Context) -> list[Verdict]:
@@ -168,8 +193,10 @@ _LOADED: list[bool] = []
 
 def paper(id: str, title: str, authors: str, arxiv: str, sizes: Optional[type] = None,
           profiles: Optional[Mapping[str, Mapping[str, Any]]] = None, config_dir: Optional[Path] = None,
-          module: str = "") -> Paper:
-    """Register a paper (once, from its package's ``__init__``)."""
+          module: str = "", venue: str = "", notes: str = "") -> Paper:
+    """Register a paper (once, from its package's ``__init__``): ``authors`` as the paper lists them,
+    ``arxiv`` its arXiv id, ``venue`` where it appeared ("" when not known), ``notes`` the project's
+    write-up of its mathematics (a path from the project root)."""
     if id in PAPERS:
         raise ValueError(f"paper {id} registered twice ({PAPERS[id].module} and {module})")
     if sizes is not None and not dataclasses.is_dataclass(sizes):
@@ -179,7 +206,7 @@ def paper(id: str, title: str, authors: str, arxiv: str, sizes: Optional[type] =
         if unknown:
             raise ValueError(f"paper {id}: profile {name} sets unknown sizes {sorted(unknown)}")
     PAPERS[id] = Paper(id, title, authors, arxiv, sizes, dict(profiles or {}),
-                       Path(config_dir) if config_dir else None, module)
+                       Path(config_dir) if config_dir else None, module, venue, notes)
     return PAPERS[id]
 
 
@@ -204,6 +231,17 @@ def claim(id: str, paper: str, statement: str, criterion: str, timing: bool = Fa
 def label(row: Mapping[str, Any]) -> str:
     """How the ledger names a verdict: ``C2.7``, or ``C2.7 [softmax]`` for one regime's verdict."""
     return f"{row['claim']} [{row['regime']}]" if row.get("regime") else str(row["claim"])
+
+
+def anchor(claim_id: str) -> str:
+    """A claim's anchor in its paper's notes: ``C1.4`` → ``c1-4`` (``docs/theory/p1.md#c1-4``)."""
+    return re.sub(r"[^a-z0-9]+", "-", claim_id.lower()).strip("-")
+
+
+def notes_link(row: Mapping[str, Any], base: str = "") -> str:
+    """Where a verdict's claim is explained: ``<base><notes>#<anchor>`` ("" for a paper without notes)."""
+    p = PAPERS.get(str(row["paper"]))
+    return f"{base}{p.notes}#{anchor(str(row['claim']))}" if p is not None and p.notes else ""
 
 
 def slug(row: Mapping[str, Any]) -> str:
@@ -298,3 +336,118 @@ def profile_sizes(schema: type, profile: str):
     for p in papers():
         values.update(p.profiles.get(profile, {}))
     return schema(**values)
+
+
+# --------------------------------------------------------------------------- slack
+_BELOW_ONE = math.nextafter(1.0, 0.0)
+
+
+def _margin(ratio: float, ok: bool) -> float:
+    """A condition's margin: ``ratio`` (how far inside, as a factor), clamped so that it is at least 1
+    exactly when the condition holds (``ok``); 0 for a failed condition whose ratio is not a number."""
+    if ok:
+        return max(ratio, 1.0) if ratio == ratio else 1.0
+    return min(ratio, _BELOW_ONE) if ratio == ratio else 0.0
+
+
+def at_most(value: float, limit: float, strict: bool = False) -> float:
+    """The margin of ``value ≤ limit`` (``<`` with ``strict``): limit/value for a positive limit (∞ at
+    value ≤ 0), value/limit for a negative one."""
+    ok = value < limit if strict else value <= limit
+    if limit > 0:
+        ratio = math.inf if value <= 0 else limit / value
+    elif limit < 0:
+        ratio = value / limit if value < 0 else 0.0
+    else:
+        ratio = math.inf if value < 0 else 0.0
+    return _margin(ratio, ok)
+
+
+def at_least(value: float, limit: float, strict: bool = False) -> float:
+    """The margin of ``value ≥ limit`` (``>`` with ``strict``): value/limit for a positive limit,
+    limit/value for a negative one (∞ at value ≥ 0)."""
+    ok = value > limit if strict else value >= limit
+    if limit > 0:
+        ratio = value / limit
+    elif limit < 0:
+        ratio = math.inf if value >= 0 else limit / value
+    else:
+        ratio = math.inf if value > 0 else 0.0
+    return _margin(ratio, ok)
+
+
+def inside(value: float, low: float, high: float) -> float:
+    """The margin of ``low ≤ value ≤ high``: the band's half-width over the distance from its centre."""
+    half, gap = (high - low) / 2, abs(value - (low + high) / 2)
+    return _margin(half / gap if gap > 0 else (math.inf if gap == 0 else math.nan), low <= value <= high)
+
+
+def within(value: float, target: float, tol: float) -> float:
+    """The margin of ``|value − target| ≤ tol``: tol/|value − target|."""
+    gap = abs(value - target)
+    return _margin(tol / gap if gap > 0 else (math.inf if gap == 0 else math.nan), gap <= tol)
+
+
+def holds(condition: bool) -> float:
+    """The margin of a condition without a scale (a control, a count): ∞ when it holds, else 0."""
+    return math.inf if condition else 0.0
+
+
+def slack(*margins: float) -> float:
+    """A verdict's slack: its smallest margin (at least 1 exactly when every condition holds)."""
+    return min(margins)
+
+
+def round_down(value: Optional[float], digits: int) -> Optional[float]:
+    """``value`` rounded toward zero to ``digits`` significant digits, so that a slack just below 1 never
+    reads 1 (None, 0 and non-finite values pass through)."""
+    if value is None or not math.isfinite(value) or value == 0:
+        return value
+    scale = 10.0 ** (digits - 1 - math.floor(math.log10(abs(value))))
+    out = math.trunc(value * scale) / scale
+    return out if abs(out) <= abs(value) else math.nextafter(out, 0.0)
+
+
+def slack_text(value: Any, digits: int = 4) -> str:
+    """A slack as the ledgers print it: rounded toward zero (a failed claim never reads 1), ∞ for an
+    infinite one (a check whose error is exactly 0), — when there is none."""
+    if value is None or value == "" or value != value:
+        return "—"
+    value = float(value)
+    if math.isinf(value):
+        return "∞" if value > 0 else "-∞"
+    return f"{round_down(value, digits):.{digits}g}"
+
+
+# --------------------------------------------------------------------------- timing claims
+#: one timed sample repeats the call until it lasts about this long (single calls of 30 µs are jitter)
+SAMPLE_S = 2e-3
+
+
+@contextlib.contextmanager
+def single_thread():
+    """torch on one thread inside the block (restored afterwards); yields the previous thread count.
+    The wall-clock claims time on one thread: a second thread adds scheduling noise on a shared machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield threads
+    finally:
+        torch.set_num_threads(threads)
+
+
+def median_times(fn, repeats: int) -> tuple[float, float]:
+    """Median per-call (process CPU, wall) time of ``fn`` over ``repeats`` samples, after a warm-up call
+    (first-touch allocations and lazy initialisation are not part of the cost) that also sets how many
+    calls one sample holds (enough for about :data:`SAMPLE_S`)."""
+    t0 = time.perf_counter()
+    fn()
+    calls = max(1, int(SAMPLE_S / max(time.perf_counter() - t0, 1e-7)))
+    cpu, wall = [], []
+    for _ in range(repeats):
+        c0, w0 = time.process_time(), time.perf_counter()
+        for _ in range(calls):
+            fn()
+        cpu.append((time.process_time() - c0) / calls)
+        wall.append((time.perf_counter() - w0) / calls)
+    return float(np.median(cpu)), float(np.median(wall))

@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
+
+from pipeline import papers
 
 from pipeline.cli import main
 from pipeline.plot import plot
@@ -43,11 +46,14 @@ def test_claim_figures_and_ledger(lab_root, results):
     page = (lab_root / "reports" / "theorems.html").read_text()
     rows = json.loads((results / "verify" / "verdicts.json").read_text())
     for r in rows:
-        assert f"| {r['claim']} | P1 |" in md and ledger_key(r) in md and ledger_key(r) in page
+        claim = f"[{r['claim']}](../docs/theory/p1.md#{papers.anchor(r['claim'])})"
+        assert f"| {claim} | P1 |" in md and ledger_key(r) in md and ledger_key(r) in page
     assert "| P1 | own instances | 3 | 1 | 2 |" in md  # regime, passed, failed, paper bound unknown
     assert "unknown (paper constant unknown)" in md
     assert "](../results/figures/C1.5.png)" in md
-    assert page.count("data:image/png;base64,") == 3 and "http" not in page.replace("http-equiv", "")
+    assert page.count("data:image/png;base64,") == 3 and "src='http" not in page and 'src="http' not in page
+    links = set(re.findall(r"href='([^']*)'", page))
+    assert {u for u in links if u.startswith("http")} == {p.link for p in papers.papers()[:3]}  # arXiv only
     assert str(lab_root) not in md and str(lab_root) not in page
 
     before = [(lab_root / "reports" / f).read_bytes() for f in ("theorems.md", "theorems.html")]
@@ -78,7 +84,8 @@ def test_wall_clock_claims_are_in_the_timing_ledger_only(lab_root, results):
     # the main ledger points to C1.9 (from the claim registry) but carries none of its numbers
     assert "## Wall-clock claims and studies" in md and "**C1.9** (P1)" in md and "| C1.9 |" not in md
     assert "theorems_timing.md" in md and "C1.9_timing.png" not in md
-    assert "# Timing ledger" in timing_md and f"| C1.9 | P1 |" in timing_md and ledger_key(timed) in timing_md
+    assert "# Timing ledger" in timing_md and "| [C1.9](../docs/theory/p1.md#c1-9) | P1 |" in timing_md
+    assert ledger_key(timed) in timing_md and "| P1 | Attention Scheme Inspired Softmax Regression |" in timing_md
     assert "](../results/figures/C1.9_timing.png)" in timing_md
     assert timing_page.count("data:image/png;base64,") == 1
 
@@ -95,3 +102,30 @@ def test_a_verdicts_evidence_table_is_in_both_ledgers(lab_root, results):
     html = (lab_root / "reports" / "theorems.html").read_text()
     assert "<th>coefficient</th>" in html and "<td>b_d</td><td>0.31</td><td>fail</td>" in html
     assert "<td class=pass>" in html  # the summary table is still whole
+
+
+def test_the_ledger_names_the_papers_and_shows_each_criterion_beside_its_measurement(lab_root, results):
+    assert main(plot, argv=["tracking=off"], extra_check=None) == 0
+    assert main(report, argv=["tracking=off"], extra_check=None) == 0
+    md = (lab_root / "reports" / "theorems.md").read_text()
+    page = (lab_root / "reports" / "theorems.html").read_text()
+    for p in papers.papers()[:3]:
+        row = f"| {p.id} | {p.title} | {p.authors} | {p.venue or 'not known'} | [{p.arxiv}]({p.link}) | " \
+              f"[{p.notes}](../{p.notes}) |"
+        assert row in md and f"<a href='{p.link}'>arXiv:{p.arxiv}</a>" in page and p.authors in page
+    # measured value, then the criterion with its tolerance, then the verdict and the slack
+    assert "| claim | paper | statement | measured | pass criterion | verdict | slack |" in md
+    assert "| 0.5 (m) | criterion of C1.4 | **fail** | 2 |" in md
+    assert "<td>criterion of C1.4</td><td class=fail>fail</td><td>2</td>" in page
+    assert "| [C1.4](../docs/theory/p1.md#c1-4) | P1 |" in md and "href='../docs/theory/p1.md#c1-4'" in page
+    assert "What is checked, and why: [docs/theory/p1.md#c1-4](../docs/theory/p1.md#c1-4)." in md
+    assert "exactly when its slack is at least 1" in md and "exactly when its slack is at least 1" in page
+
+
+def test_a_pipe_in_a_criterion_stays_inside_its_cell(lab_root, results):
+    rows = json.loads((results / "verify" / "verdicts.json").read_text())
+    rows[0]["criterion"] = "max|eig − 1| ≤ ε0"
+    write_json(results / "verify" / "verdicts.json", rows)
+    assert main(report, argv=["tracking=off"], extra_check=None) == 0
+    md = (lab_root / "reports" / "theorems.md").read_text()
+    assert "| max\\|eig − 1\\| ≤ ε0 |" in md

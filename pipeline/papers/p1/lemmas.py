@@ -1,8 +1,9 @@
-"""Numerical checks of P1's lemmas (theory/P1 §P1.4, checks C1.1–C1.5 of §P1.6).
+"""Numerical checks of P1's lemmas (docs/theory/p1.md §P1.4, checks C1.1–C1.5 of §P1.6).
 
 Each check builds its own instances with explicit generators, measures the
 quantity the lemma is about, and compares it with the pass criterion of
-theory/P1 §P1.6; it returns a :class:`~pipeline.papers.Measurement`.
+docs/theory/p1.md §P1.6; it returns a :class:`~pipeline.papers.Measurement`
+whose slack is the smallest margin of the criterion's conditions.
 The paper's own constants (C_w, C_B, the Hessian-Lipschitz M) are unknown [R?]
 and are reported as such.
 """
@@ -17,7 +18,7 @@ from torch import Tensor
 
 from kernels import softmax as K
 from pipeline.core.fits import fit_power_law
-from pipeline.papers import Context, Measurement, claim
+from pipeline.papers import Context, Measurement, at_least, at_most, claim, holds, slack, within
 from pipeline.reference import diagnostics
 from pipeline.reference.diagnostics import point_in_ball
 
@@ -28,7 +29,7 @@ UNKNOWN = "constant unknown"
 # --------------------------------------------------------------------------- instances
 def gaussian_instance(ctx: Context, stream: int, n: int, d: int, R: float, b_kind: str = "simplex",
                       C_w: float = 0.25, l: float = 1.0) -> tuple[Tensor, Tensor, Tensor]:
-    """Gaussian A rescaled to ‖A‖ = R; b in the simplex or ±e_k; w from the PD rule (P1.6)."""
+    """Gaussian A rescaled to ‖A‖ = R; b in the simplex or ±e_k; w from the PD rule (docs/theory/p1.md §P1.6)."""
     g = ctx.generator(stream)
     A = torch.randn(n, d, generator=g, dtype=torch.float64)
     A *= R / torch.linalg.matrix_norm(A, ord=2)
@@ -69,7 +70,7 @@ def gradient_formula(ctx: Context) -> Measurement:
         worst_entrywise = max(worst_entrywise, float(torch.linalg.vector_norm(entry - g) / torch.linalg.vector_norm(g)))
     passed = worst <= 1e-6 and worst_entrywise <= 1e-12
     return Measurement(measured=worst, measured_label="max relative error", bound=1e-6, bound_label="pass threshold",
-                       tight=3e-10, passed=passed, slack=1e-6 / worst if worst > 0 else math.inf,
+                       tight=3e-10, passed=passed, slack=slack(at_most(worst, 1e-6), at_most(worst_entrywise, 1e-12)),
                        details={"points": ctx.sizes.gradient_points, "h": h,
                                 "entrywise_form_max_rel_diff": worst_entrywise})
 
@@ -100,7 +101,7 @@ def hessian_decomposition(ctx: Context) -> Measurement:
     passed = worst_fd <= 1e-6 and worst_rank <= 1e-12 and worst_split <= 1e-12
     return Measurement(measured=worst_fd, measured_label="max relative error", bound=1e-6,
                        bound_label="pass threshold", tight=7e-10, passed=passed,
-                       slack=1e-6 / worst_fd if worst_fd > 0 else math.inf,
+                       slack=slack(at_most(worst_fd, 1e-6), at_most(worst_rank, 1e-12), at_most(worst_split, 1e-12)),
                        details={"sigma3_over_sigma1_B_rank": worst_rank, "split_vs_unsplit_rel_diff": worst_split,
                                 "points": ctx.sizes.gradient_points, "h": h})
 
@@ -144,7 +145,8 @@ def B_lower_bound(ctx: Context) -> Measurement:
     m1, m2 = max(l1.values()), max(l2.values())
     passed = abs(m1 - 0.2404) <= 1e-3 and abs(m2 - 0.3125) <= 1e-3
     return Measurement(measured=m1, measured_label="max -λ_min(B), ‖b‖₁ ≤ 1", bound=None,
-                       bound_label="paper's C_B " + UNKNOWN, tight=0.2405, passed=passed, slack=None,
+                       bound_label="paper's C_B " + UNKNOWN, tight=0.2405, passed=passed,
+                       slack=slack(within(m1, 0.2404, 1e-3), within(m2, 0.3125, 1e-3)),
                        details={"l1_by_n": {str(k): v for k, v in l1.items()},
                                 "l2_by_n": {str(k): v for k, v in l2.items()},
                                 "l2_max": m2, "l2_tight": 0.3125, "restarts": ctx.sizes.bound_restarts,
@@ -177,7 +179,8 @@ def pd_lemma(ctx: Context) -> Measurement:
     measured = worst / l
     passed = measured >= 1 - 1e-9 and control < 0
     return Measurement(measured=measured, measured_label="min λ_min(∇²L)/l", bound=1.0,
-                       bound_label="l (the lemma's bound)", tight=1.0, passed=passed, slack=measured,
+                       bound_label="l (the lemma's bound)", tight=1.0, passed=passed,
+                       slack=slack(at_least(measured, 1 - 1e-9), holds(control < 0)),
                        details={"min_lambda_by_case": per_R, "points_per_case": ctx.sizes.pd_points + 10,
                                 "C_w": 0.25, "paper_C_w": "unknown", "control_min_lambda": control,
                                 "control_reference": -0.2404})
@@ -202,7 +205,7 @@ def hessian_lipschitz(ctx: Context) -> Measurement:
     unit_form = {f"R={R:g},n={n}": M / (n * math.exp(R**2)) for (R, n), M in table.items()}
     return Measurement(measured=ratio, measured_label="max M̂/(0.572 R³)", bound=None,
                        bound_label="paper's M = exp(O(R² + log n)), " + UNKNOWN, tight=1.0, passed=passed,
-                       slack=None,
+                       slack=slack(at_most(ratio, 1.0), *(at_most(s, 0.1) for s in slopes.values())),
                        details={"M_hat": {f"R={R:g},n={n}": M for (R, n), M in table.items()},
                                 "slope_in_n_by_R": {f"{R:g}": s for R, s in slopes.items()},
                                 "M_hat_over_n_exp_R2": unit_form,

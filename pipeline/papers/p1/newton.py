@@ -1,4 +1,4 @@
-"""Numerical checks of P1's approximate-Newton lemmas and theorem (theory/P1 §P1.4–P1.6: C1.6–C1.8, C1.10).
+"""Numerical checks of P1's approximate-Newton lemmas and theorem (docs/theory/p1.md §P1.4–P1.6: C1.6–C1.8, C1.10).
 
 The sparsifier (P1-L7), the one-step shrinking bound (P1-L8) with the measured
 ε0(t) and M̂, the main theorem's iteration bound and success rate, and the
@@ -17,7 +17,7 @@ from omegaconf import OmegaConf
 from kernels import sketch
 from kernels import softmax as K
 from pipeline.data.synthetic import SyntheticData, synthesize_p1
-from pipeline.papers import REGIMES, Context, Measurement, claim
+from pipeline.papers import REGIMES, Context, Measurement, at_least, at_most, claim, holds, slack
 from pipeline.problems import CountingOracle, SoftmaxRegression
 from pipeline.reference.regime import measure_regime
 from pipeline.solvers.approx_newton import sampling_probabilities, sparsified_hessian
@@ -28,7 +28,7 @@ PAPER = "P1"
 
 
 def instance(ctx: Context, n: int, R: float, l: float, seed_offset: int, heavy: float = 0.001):
-    """A P1 instance of theory P1.5/P1.6 (heavy rows ×30, planted b, PD weights) and its optimum x*; in the
+    """A P1 instance of docs/theory/p1.md §P1.5–P1.6 (heavy rows ×30, planted b, PD weights) and its optimum x*; in the
     softmax regime of ``ctx.regime`` (a claim judged per regime) the same draws with w² = 1/n² and the planted
     logits spread over 6 units (pipeline/data/regime.py)."""
     cfg = OmegaConf.structured(SyntheticData(n=n, d=10, kappa=4.0, R=R, l=l, heavy_fraction=heavy, heavy_scale=30.0,
@@ -41,7 +41,7 @@ def instance(ctx: Context, n: int, R: float, l: float, seed_offset: int, heavy: 
 
 
 def approx_newton_step(A, b, w, x, s: int, scores: str, g: torch.Generator):
-    """One step of theory P1.5; returns the new point and the measured ε̂0 of H̃ against ∇²L(x)."""
+    """One step of the algorithm of docs/theory/p1.md §P1.5; returns the new point and the measured ε̂0 of H̃ against ∇²L(x)."""
     parts = K.hessian_parts(A, b, w, x)
     prob = sampling_probabilities(A, parts.D, scores, g, 0.01)
     H_tilde = sparsified_hessian(A, parts, sketch.sampled_diagonal(parts.D, prob, s, g))
@@ -100,7 +100,7 @@ def sparsifier(ctx: Context) -> Measurement:
     passed = worst_fraction >= 1 - 0.01 and nnz_ok and control <= 0.5
     return Measurement(measured=worst_fraction, measured_label="min fraction of trials within ε0 (leverage)",
                        bound=1 - 0.01, bound_label="1 − δ", tight=1.0, passed=passed,
-                       slack=worst_fraction / (1 - 0.01),
+                       slack=slack(at_least(worst_fraction, 1 - 0.01), holds(nnz_ok), at_most(control, 0.5)),
                        details={"by_case": table, "uniform_control_fraction_within": control, "n": n,
                                 "trials": trials, "nnz_at_most_s": nnz_ok})
 
@@ -152,7 +152,7 @@ def one_step_shrinking(ctx: Context) -> Measurement:
     passed = worst <= 1.0 and applicable > 0
     return Measurement(measured=worst, measured_label="max r_{t+1}/bound_t", bound=1.0,
                        bound_label="the lemma's bound", tight=1.0, passed=passed,
-                       slack=1.0 / worst if worst > 0 else math.inf,
+                       slack=slack(at_most(worst, 1.0), holds(applicable > 0)),
                        details={"l": l, "M_hat": M, "s": s, "runs": runs, "applicable_steps": applicable})
 
 
@@ -170,7 +170,7 @@ def initialisation_radius(ctx: Context) -> Measurement:
     passed = final <= 1e-8
     return Measurement(measured=100 * r_true, measured_label="start radius that converged (100 × 0.1 l/M̂)",
                        bound=None, bound_label="paper's radius 0.1 l/M_paper, M_paper unknown", tight=r_true,
-                       passed=passed, slack=None,
+                       passed=passed, slack=at_most(final, 1e-8),
                        details={"l": l, "M_hat": M, "true_M_radius": r_true,
                                 "paper_form_radius_unit_constants": r_form,
                                 "ratio_working_to_paper_form": 100 * r_true / r_form, "final_distance": final})
@@ -206,7 +206,7 @@ def main_theorem(ctx: Context) -> Measurement:
     hits = [h for h in reached if h is not None]
     regime = measure_regime(SoftmaxRegression(A, b, w), x_star)
     return Measurement(measured=success, measured_label="fraction of seeds with ‖x_T − x*‖ ≤ ε", bound=0.99,
-                       bound_label="1 − δ", tight=1.0, passed=success >= 0.99, slack=success / 0.99,
+                       bound_label="1 − δ", tight=1.0, passed=success >= 0.99, slack=at_least(success, 0.99),
                        details={"T": T, "seeds": len(finals), "max_final_distance": max(finals),
                                 "median_iterations_to_eps": float(np.median(hits)) if hits else None,
                                 "max_iterations_to_eps": max(hits) if hits else None, "s": s,

@@ -199,7 +199,7 @@ STUDY_STYLE = {"zo_rank": ("o", "r varied"), "zo_kappa": ("s", "κ varied"), "zo
 
 @figure("C2.7")
 def c27(v: dict, path: Path) -> None:
-    """T_dec/(κγ) of every configuration against κγ, with the bound ln(10)·1.1 and the theory's [V] range."""
+    """T_dec/(κγ) of every configuration against κγ, with the bound ln(10)·1.1 and the [V] range of docs/theory/p2.md."""
     rows = v["details"]["configurations"]
     fig, ax = style.axes("C2.7 / C2.9: T_dec/(κγ) for every ZO-SGD configuration (median over seeds)"
                          + (f"\n{v['regime']} regime" if v.get("regime") else ""),

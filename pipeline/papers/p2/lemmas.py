@@ -1,13 +1,14 @@
-"""Numerical checks of P2's lemmas (theory/P2 §P2.2–P2.4, checks C2.1–C2.6 of §P2.6).
+"""Numerical checks of P2's lemmas (docs/theory/p2.md §P2.2–P2.4, checks C2.1–C2.6 of §P2.6).
 
 Zeroth-order (SPSA) optimisation of the softmax loss. Each check builds its
 own P2 instances (pipeline/data/zo.py) with seeds derived from the context's
 seed, draws its randomness from explicit generators (``ctx.generator``) and
-works in float64; it returns a :class:`~pipeline.papers.Measurement`.
+works in float64; it returns a :class:`~pipeline.papers.Measurement` whose slack is
+the smallest margin of the criterion's conditions.
 The paper's own ℓ, μ and the O(ε²) constant of the SPSA bias are unknown [R?]
 and reported as such.
 
-Theory P2.7 item 1 runs through C2.2–C2.4: the printed factor (d+n−1)/n and the
+Item 1 of docs/theory/p2.md §P2.7 runs through C2.2–C2.4: the printed factor (d+n−1)/n and the
 printed γ = (dr+d−2)/(n(d+2)) + 1 are exact for z uniform on the sphere of radius
 √d; for Gaussian z the exact values are (d+n+1)/n and γ = 1 + (r+1)/n. The
 checks keep the two apart and report how the printed constants fare with
@@ -26,7 +27,7 @@ from kernels import finite_sum as F
 from kernels import spsa
 from kernels.softmax import B_LOWER_L1
 from pipeline.data.zo import FiniteSumData, LowRankData, finite_sum, lowrank
-from pipeline.papers import Context, Measurement, claim
+from pipeline.papers import Context, Measurement, at_least, at_most, claim, holds, slack, within
 from pipeline.problems import CountingOracle, ZOSoftmax
 from pipeline.reference.diagnostics import point_in_ball
 from pipeline.solvers.base import StopRule
@@ -41,7 +42,7 @@ MOMENT_DS = (20, 100)
 
 # --------------------------------------------------------------------------- instances
 def lowrank_problem(ctx: Context, seed_offset: int, **kw) -> tuple[ZOSoftmax, Tensor]:
-    """An E2 low-rank instance (theory P2.6) with the given LowRankData fields, and its x_true."""
+    """An E2 low-rank instance (docs/theory/p2.md §P2.6) with the given LowRankData fields, and its x_true."""
     arr = lowrank(OmegaConf.structured(LowRankData(**kw)), ctx.seed * 1000 + seed_offset)
     problem = ZOSoftmax.from_arrays(arr, dtype=torch.float64, device=ctx.device)
     return problem, torch.as_tensor(arr["x_true"], dtype=torch.float64, device=ctx.device)
@@ -52,7 +53,7 @@ BSWEEP = 40
 
 
 def bsweep_problem(ctx: Context, seed_offset: int = BSWEEP, **kw) -> tuple[ZOSoftmax, Tensor]:
-    """The B-sweep finite sum of theory P2.6 (m = 100, N = 12, d = 10, h = 1, w² = 1, centred), and x_true."""
+    """The B-sweep finite sum of docs/theory/p2.md §P2.6 (m = 100, N = 12, d = 10, h = 1, w² = 1, centred), and x_true."""
     arr = finite_sum(OmegaConf.structured(FiniteSumData(**kw)), ctx.seed * 1000 + seed_offset)
     problem = ZOSoftmax.from_arrays(arr, dtype=torch.float64, device=ctx.device)
     return problem, torch.as_tensor(arr["x_true"], dtype=torch.float64, device=ctx.device)
@@ -63,7 +64,7 @@ def unit(g: torch.Generator, d: int) -> Tensor:
     return v / torch.linalg.vector_norm(v)
 
 
-# --------------------------------------------------------------------------- formulas of theory P2.2
+# --------------------------------------------------------------------------- formulas of docs/theory/p2.md §P2.2
 def exact_factor(kind: str, d: int, n: int) -> float:
     """E‖ĝ_n‖²/‖u‖² in the ε → 0 limit: (d+n+1)/n for Gaussian z, (d+n−1)/n on the √d-sphere [V]."""
     return (d + n + 1) / n if kind == "gaussian" else (d + n - 1) / n
@@ -75,7 +76,7 @@ def paper_factor(d: int, n: int) -> float:
 
 
 def quadratic_form(kind: str, uHu: float, trH: float, u2: float, n: int, d: int) -> float:
-    """E[ĝ_nᵀHĝ_n] in the ε → 0 limit for a fixed u (theory P2.2, exact moments [V])."""
+    """E[ĝ_nᵀHĝ_n] in the ε → 0 limit for a fixed u (docs/theory/p2.md §P2.2, exact moments [V])."""
     if kind == "gaussian":
         return (n + 1) / n * uHu + trH / n * u2
     return d / (n * (d + 2)) * (2.0 * uHu + trH * u2) + (n - 1) / n * uHu
@@ -149,7 +150,10 @@ def spsa_bias(ctx: Context) -> Measurement:
     passed = all(r["plain_ok"] and r["bias_ok"] for r in rows) and shrink >= 50.0
     return Measurement(
         measured=shrink, measured_label="bias(ε = 1e-2)/bias(ε = 1e-3)", bound=None,
-        bound_label="paper's O(ε²) " + UNKNOWN, tight=100.0, passed=passed, slack=None,
+        bound_label="paper's O(ε²) " + UNKNOWN, tight=100.0, passed=passed,
+        slack=slack(at_least(shrink, 50.0), *(m for r in rows for m in (
+            at_most(r["rel_error"], 3 * r["rel_error_se"] + r["C_eps2"]),
+            at_most(r["bias"], 3 * r["bias_se"] + r["C_eps2"])))),
         details={"by_eps": rows, "C_leading": C, "C_from_eps_1e-2": rows[0]["bias"] / 1e-4,
                  "shrink_per_decade_1e-2_to_1e-3": shrink, "shrink_per_decade_1e-3_to_1e-5": shrink_far,
                  "draws": draws, "blocks": len(blocks), "d": d, "loss": float(loss), "grad_norm": gnorm,
@@ -162,7 +166,7 @@ def spsa_bias(ctx: Context) -> Measurement:
 
 # --------------------------------------------------------------------------- C2.2 and C2.3: moments
 def moment_instance(ctx: Context, d: int):
-    """u = ∇L(x) and H = ∇²L(x) of the E2 low-rank instance of dimension d (theory P2.6 defaults) at a
+    """u = ∇L(x) and H = ∇²L(x) of the E2 low-rank instance of dimension d (docs/theory/p2.md §P2.6 defaults) at a
     random point x with ‖x‖ = 1 (the pipeline's default start)."""
     problem, _ = lowrank_problem(ctx, 20 + d, d=d)
     x = unit(ctx.generator(2290 + d), d).to(device=ctx.device)
@@ -184,7 +188,7 @@ _MOMENT_CACHE: dict = {}
 
 def moment_cells(ctx: Context) -> list[dict]:
     """The Monte Carlo of :func:`moment_draws`, computed once per seed, size and device: C2.2 and C2.3
-    use the same draws (theory P2.6). The key holds the functions the draws depend on, so that a
+    use the same draws (docs/theory/p2.md §P2.6). The key holds the functions the draws depend on, so that a
     replaced perturbation kernel, estimator or instance is drawn afresh."""
     key = (ctx.seed, int(ctx.sizes.zo_moment_draws), str(ctx.device), spsa.perturbations, spsa.spsa_gradient,
            moment_instance)
@@ -293,6 +297,11 @@ def _controls_ok(cell: dict) -> bool:
     return all(abs(m) <= 4 * s + 1e-15 for m, s in zip(cell["control_means"], cell["control_se"]))
 
 
+def _control_margins(cells: list[dict]) -> list[float]:
+    """The margins of the control means' criterion, |mean| ≤ 4 s.e. (+1e-15), one per control and cell."""
+    return [at_most(abs(m), 4 * s + 1e-15) for c in cells for m, s in zip(c["control_means"], c["control_se"])]
+
+
 @claim("C2.2", PAPER, "E‖ĝ_n‖² = (d+n−1)/n · E‖∇L(x;𝓑)‖² (P2-L1); exact for z on the √d-sphere, (d+n+1)/n for "
        "Gaussian z (P2.7 item 1)",
        "d ∈ {20, 100}, n ∈ {1, 4, 16}, ε → 0 (ĝ_n = (1/n)Σ z_j z_jᵀu at u = ∇L(x) of the E2 instance, ‖x‖ = 1), draws/n "
@@ -316,7 +325,8 @@ def second_moment(ctx: Context) -> Measurement:
     return Measurement(
         measured=head["ratio"], measured_label="E‖ĝ_4‖²/‖u‖², sphere z, d = 20", bound=head["paper"],
         bound_label="paper's factor (d+n−1)/n", tight=head["exact"], passed=passed,
-        slack=head["paper"] / head["ratio"],
+        slack=slack(*(within(c["rel_dev_exact"], 0.0, 0.01) for c in cells), *_control_margins(cells),
+                    *(at_least(abs(c["rel_dev_paper"]), 0.01, strict=True) for c in cells if c["kind"] == "gaussian")),
         details={"cells": out, "max_abs_dev_exact": max(abs(c["rel_dev_exact"]) for c in cells),
                  "gaussian_d20_n1": head_g["ratio"], "gaussian_d20_n1_paper_factor": head_g["paper"],
                  "gaussian_min_abs_dev_paper": min(abs(c["rel_dev_paper"]) for c in cells if c["kind"] == "gaussian"),
@@ -362,7 +372,11 @@ def quadratic_identity(ctx: Context) -> Measurement:
     return Measurement(
         measured=worst, measured_label="max E[ĝᵀHĝ]/(ℓγ‖u‖²) over the cells", bound=1.0,
         bound_label="ℓγ‖u‖² (the effective-rank bound, γ of the kind)",
-        tight=max(r["formula_over_bound"] for r in rows), passed=passed, slack=1.0 / worst,
+        tight=max(r["formula_over_bound"] for r in rows), passed=passed,
+        slack=slack(*(m for r in rows for m in (within(r["rel_dev_formula"], 0.0, 0.01),
+                                                at_most(r["quad"], r["bound"] + 3 * r["quad_se"]),
+                                                at_most(r["formula"], r["bound"] * (1 + 1e-12)))),
+                    *_control_margins(cells)),
         details={"cells": rows, "max_abs_dev_formula": max(abs(r["rel_dev_formula"]) for r in rows),
                  "matches_formula_within_1pct": match, "below_bound": below, "controls_ok": controls,
                  "gaussian_against_printed_gamma_max": gauss_printed,
@@ -386,7 +400,7 @@ def _log_indices(T: int, count: int) -> list[int]:
 
 def zo_trajectory(problem: ZOSoftmax, x0: Tensor, eta: float, B: int, n: int, T: int, g: torch.Generator,
                   eps_sp: float = 1e-5) -> list[Tensor]:
-    """ZO-SGD of theory P2.5 (Gaussian z, batches with replacement); the iterates x_0..x_T."""
+    """ZO-SGD of docs/theory/p2.md §P2.5 (Gaussian z, batches with replacement); the iterates x_0..x_T."""
     x, xs = x0.clone(), [x0.clone()]
     for _ in range(T):
         batch = torch.randint(problem.m, (B,), generator=g).to(x.device)
@@ -398,7 +412,7 @@ def zo_trajectory(problem: ZOSoftmax, x0: Tensor, eta: float, B: int, n: int, T:
 
 
 def local_smoothness(problem: ZOSoftmax, x: Tensor, radius: float, points: int, g: torch.Generator) -> float:
-    """ℓ := max λ_max ∇²L over x and ``points`` points uniform in the ball of the given radius (theory B3)."""
+    """ℓ := max λ_max ∇²L over x and ``points`` points uniform in the ball of the given radius (docs/theory/p2.md §P2.3, B3)."""
     X = torch.stack([x] + [x + point_in_ball(g, x.numel(), radius).to(x) for _ in range(points)])
     Hs = torch.func.vmap(lambda y: F.hessian(problem.A, problem.b, problem.w, y))(X)
     return float(torch.linalg.eigvalsh(Hs)[:, -1].max())
@@ -479,7 +493,7 @@ def per_step_decrease(ctx: Context) -> Measurement:
     idx = _log_indices(T, int(ctx.sizes.zo_decrease_points))
     draws, ball = int(ctx.sizes.zo_decrease_draws), int(ctx.sizes.zo_ball_points)
     points = [decrease_at_point(problem, traj[t], t, eta, B, n, draws, ball, g) for t in idx]
-    holds = all(p[k]["holds"] for p in points for k in ("sphere", "gaussian"))
+    every = all(p[k]["holds"] for p in points for k in ("sphere", "gaussian"))
     ratios = [p["sphere"]["ratio"] for p in points if p["sphere"]["ratio"] is not None]
     preds = [p["sphere"]["pred_ratio"] for p in points if p["sphere"]["pred_ratio"] is not None]
     measured = min(ratios) if ratios else math.nan
@@ -487,7 +501,8 @@ def per_step_decrease(ctx: Context) -> Measurement:
     return Measurement(
         measured=measured, measured_label="min over points of decrease/guaranteed decrease, sphere z, printed γ",
         bound=1.0, bound_label="P2-L2's guaranteed decrease (ratio 1)", tight=min(preds) if preds else None,
-        passed=holds, slack=measured / 1.0 if ratios else None,
+        passed=every, slack=slack(*(at_most(p[k]["lhs"], p[k]["rhs"] + 3 * p[k]["se"])
+                                    for p in points for k in ("sphere", "gaussian"))),
         details={"points": points, "eta": eta, "B": B, "n": n, "T": T, "draws": draws, "ball_points": ball,
                  "gamma_step": info["gamma"], "constants_at_x_star": dict(problem.constants),
                  "gaussian_with_printed_gamma_violated_at": gauss_printed_fail,
@@ -544,7 +559,8 @@ def smooth_convex_constants(ctx: Context) -> Measurement:
     passed = sup_norm <= ell_tight and inf_min >= mu_tight and sup_sum <= ell_tight_sum
     return Measurement(
         measured=sup_norm, measured_label="sup‖∇²L‖ over the balls (one instance)", bound=None,
-        bound_label="paper's ℓ (and μ) " + UNKNOWN, tight=ell_tight, passed=passed, slack=None,
+        bound_label="paper's ℓ (and μ) " + UNKNOWN, tight=ell_tight, passed=passed,
+        slack=slack(at_most(sup_norm, ell_tight), at_least(inf_min, mu_tight), at_most(sup_sum, ell_tight_sum)),
         details={"by_R": by_R, "ell_tight": ell_tight, "mu_tight": mu_tight, "inf_lambda_min": inf_min,
                  "sup_over_ell_tight": sup_norm / ell_tight, "inf_over_mu_tight": inf_min / mu_tight,
                  "sigma_min_A": smin, "w2_min": w2min, "finite_sum_ell_tight": ell_tight_sum,
@@ -594,7 +610,8 @@ def noise_bound(ctx: Context) -> Measurement:
     slope = float(np.polyfit(lr, np.log(np.abs(c_ratios)), 1)[0])
     return Measurement(
         measured=top, measured_label="max tr Σ(x)/(L(x) − L*)", bound=None,
-        bound_label="paper's α " + UNKNOWN + " (an assumption's constant)", tight=alpha, passed=passed, slack=None,
+        bound_label="paper's α " + UNKNOWN + " (an assumption's constant)", tight=alpha, passed=passed,
+        slack=slack(holds(finite), within(top / alpha, 1.0, 0.2)),
         details={"radii": radii.tolist(), "ratios": ratios, "alpha": alpha, "max_over_alpha": top / alpha,
                  "min_over_alpha": min(ratios) / alpha, "L_star": f_star,
                  "grad_norm_at_x_star": float(torch.linalg.vector_norm(problem.grad(x_star))),

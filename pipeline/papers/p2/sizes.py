@@ -1,5 +1,5 @@
 """Sizes of P2's checks (C2.1–C2.6; C2.7–C2.11 are judged on the zo_* studies). The defaults are the
-sizes of theory P2.6 (the ``full`` profile); :data:`PROFILES` lists what the smaller profiles change."""
+sizes of docs/theory/p2.md §P2.6 (the ``full`` profile); :data:`PROFILES` lists what the smaller profiles change."""
 from __future__ import annotations
 
 from dataclasses import dataclass

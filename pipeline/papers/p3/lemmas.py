@@ -1,14 +1,14 @@
-"""Numerical checks of P3's lemmas (theory/P3 §P3.4, checks C3.1–C3.8 of §P3.6).
+"""Numerical checks of P3's lemmas (docs/theory/p3.md §P3.4, checks C3.1–C3.8 of §P3.6).
 
 One-layer attention regression L(X, Y) = ‖S(X)A3Y − B‖_F² with x = vec_r(X) (row-major,
-P3.7 item 1). Every check builds its own planted instances (A_i = N(0,1)/√d, B = S(X_true)A3Y_true,
-P3.6) from explicit generators (``ctx.generator``), works in float64 and calls the kernel
-``kernels.attention`` through its module, so that a broken formula there makes the check fail.
+§P3.7 item 1). Every check builds its own planted instances (A_i = N(0,1)/√d, B = S(X_true)A3Y_true,
+§P3.6) from explicit generators (``ctx.generator``), works in float64 and calls the kernel
+``kernels.attention`` through its module, so that a broken formula there makes the check fail. Its
+slack is the smallest margin of the criterion's conditions.
 The paper's PD and Lipschitz constants and its regulariser are unknown [R?] and reported as such.
 """
 from __future__ import annotations
 
-import contextlib
 import functools
 import itertools
 import math
@@ -21,12 +21,12 @@ from torch import Tensor
 
 from kernels import attention as K
 from pipeline.core.fits import fit_power_law
-from pipeline.papers import Context, Measurement, claim
+from pipeline.papers import Context, Measurement, at_least, at_most, claim, holds, inside, single_thread, slack, within
 from pipeline.reference.diagnostics import point_in_ball
 
 PAPER = "P3"
 UNKNOWN = "constant unknown"
-SIZES = tuple(itertools.product((5, 16, 32), (2, 3, 4)))  # (n, d) of theory P3.6
+SIZES = tuple(itertools.product((5, 16, 32), (2, 3, 4)))  # (n, d) of docs/theory/p3.md §P3.6
 POINT_RADIUS = 2.0  # C3.1–C3.4, C3.8: random (X, Y) with ‖X‖_F, ‖Y‖_F ≤ 2 (a bounded set of P3.3)
 E_BOUND = 2.0 / (3.0 * math.sqrt(3.0))  # 0.3849 = max ‖E(f, g)‖ over f ∈ Δ_n, ‖g‖∞ ≤ 1 (osc(g)/(3√3) at osc = 2)
 E_RANDOM_PAIRS = 2000  # C3.5: random (f, g) per n, g inside the box, for the ratio ‖E‖/osc(g)
@@ -40,17 +40,6 @@ LY_VALUES = (0.0, 1e-3)  # C3.8: ridge λ_Y
 
 
 # --------------------------------------------------------------------------- threads
-@contextlib.contextmanager
-def single_thread():
-    """torch on one thread inside the block (restored afterwards); yields the previous thread count."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield threads
-    finally:
-        torch.set_num_threads(threads)
-
-
 def single_threaded(check):
     """Run a check on one thread: its tensors are tiny (n ≤ 32, d ≤ 4), and a second thread only adds
     synchronisation (C3.7 took 7 s with two threads on the 2-core CI machine, 1 s with one)."""
@@ -144,7 +133,8 @@ def block_identity(ctx: Context) -> Measurement:
     passed = worst_r <= 1e-12 and worst_c <= 1e-12 and worst_k <= 1e-12 and min_diff >= 1e-3
     return Measurement(measured=worst_r, measured_label="max |𝖠_j0 vec_r(X) − (A1XA2ᵀ)_j0|",
                        bound=1e-12, bound_label="pass threshold", tight=0.0, passed=passed,
-                       slack=1e-12 / worst_r if worst_r > 0 else math.inf,
+                       slack=slack(at_most(worst_r, 1e-12), at_most(worst_c, 1e-12), at_most(worst_k, 1e-12),
+                                   at_least(min_diff, 1e-3)),
                        details={"by_size": _worst_per_size(rows), "col_major_vs_transposed_max_err": worst_c,
                                 "col_major_vs_untransposed_min_rel": min_diff, "kernel_scores_max_err": worst_k,
                                 "points_per_size": int(ctx.sizes.p3_points),
@@ -192,7 +182,7 @@ def loss_forms(ctx: Context) -> Measurement:
         rows.append({"n": n, "d": d, "rel_err": err, "loss": float(total)})
     passed = worst <= 1e-12
     return Measurement(measured=worst, measured_label="max relative error", bound=1e-12, bound_label="pass threshold",
-                       tight=0.0, passed=passed, slack=1e-12 / worst if worst > 0 else math.inf,
+                       tight=0.0, passed=passed, slack=at_most(worst, 1e-12),
                        details={"by_size": _worst_per_size([{k: r[k] for k in ("n", "d", "rel_err")} for r in rows]),
                                 "loss_range": [min(r["loss"] for r in rows), max(r["loss"] for r in rows)],
                                 "points_per_size": int(ctx.sizes.p3_points)})
@@ -218,7 +208,7 @@ def gradient_x(ctx: Context) -> Measurement:
             rows.append({"n": n, "d": d, "regulariser": w is not None, "rel_err": err})
     passed = worst <= 1e-6
     return Measurement(measured=worst, measured_label="max relative error", bound=1e-6, bound_label="pass threshold",
-                       tight=2e-9, passed=passed, slack=1e-6 / worst if worst > 0 else math.inf,
+                       tight=2e-9, passed=passed, slack=at_most(worst, 1e-6),
                        details={"by_size": _by_size_reg(rows), "h": h, "points_per_size": int(ctx.sizes.p3_points)})
 
 
@@ -258,7 +248,7 @@ def hessian_x(ctx: Context) -> Measurement:
         o["fd"], o["kron_vs_dense"] = max(o["fd"], r["fd"]), max(o["kron_vs_dense"], r["kron_vs_dense"])
     return Measurement(measured=worst_fd, measured_label="max relative error against differences",
                        bound=1e-6, bound_label="pass threshold", tight=5e-10, passed=passed,
-                       slack=1e-6 / worst_fd if worst_fd > 0 else math.inf,
+                       slack=slack(at_most(worst_fd, 1e-6), at_most(worst_kron, 1e-12)),
                        details={"by_size": list(by.values()), "kron_vs_dense_max_rel": worst_kron, "h": h,
                                 "points_per_size": int(ctx.sizes.p3_points)})
 
@@ -329,8 +319,10 @@ def e_bound(ctx: Context) -> Measurement:
     passed = (abs(m - E_BOUND) / E_BOUND <= 1e-4 and m <= E_BOUND + 1e-9
               and max(random_max.values()) <= E_BOUND / 2.0 + 1e-9 and worst_sym <= 1e-12)
     return Measurement(measured=m, measured_label="max ‖E(f, g)‖ over f ∈ Δ_n, ‖g‖∞ ≤ 1, n ≤ 6",
-                       bound=E_BOUND, bound_label="osc(g)/(3√3) at osc(g) = 2 (theory P3.2, [V])", tight=E_BOUND,
-                       passed=passed, slack=E_BOUND / m if m > 0 else math.inf,
+                       bound=E_BOUND, bound_label="osc(g)/(3√3) at osc(g) = 2 (docs/theory/p3.md §P3.2, [V])",
+                       tight=E_BOUND, passed=passed,
+                       slack=slack(within((m - E_BOUND) / E_BOUND, 0.0, 1e-4), at_most(m, E_BOUND + 1e-9),
+                                   at_most(max(random_max.values()), E_BOUND / 2.0 + 1e-9), at_most(worst_sym, 1e-12)),
                        details={"by_n": by_n, "bound_over_osc": E_BOUND / 2.0, "restarts": restarts,
                                 "random_pairs_per_n": E_RANDOM_PAIRS, "orbit_check_max_diff": worst_sym,
                                 "paper_constant_in_PD_lemma": "unknown [R?]",
@@ -410,7 +402,8 @@ def pd_lemma(ctx: Context) -> Measurement:
     passed = (measured >= 1 - 1e-9 and worst_point >= l * (1 - 1e-9) and premise <= 1.0 and negatives > 0)
     return Measurement(measured=measured, measured_label="min λ_min(∇²_x(L + L_reg))/l, rule with "
                        "the a priori osc bound", bound=1.0, bound_label="l (the lemma's bound)", tight=1.0,
-                       passed=passed, slack=measured,
+                       passed=passed, slack=slack(at_least(measured, 1 - 1e-9), at_least(worst_point, l * (1 - 1e-9)),
+                                                  at_most(premise, 1.0), holds(negatives > 0)),
                        details={"by_size": rows, "l": l, "R": PD_R, "points_per_size": P,
                                 "pointwise_rule_min_over_l": worst_point / l, "control_min_lambda": worst_none,
                                 "control_negative_points": negatives, "max_observed_osc_over_a_priori_bound": premise,
@@ -501,7 +494,10 @@ def hessian_lipschitz(ctx: Context) -> Measurement:
               "M_hat_by_instance": [float(v) for v in M[:, i, j]]} for i, n in enumerate(ns) for j, R in enumerate(Rs)]
     return Measurement(measured=worst_n, measured_label="max over R of the log-log slope of M̂ in n",
                        bound=None, bound_label="paper's M (poly(n, R), possibly e^{O(R²)}) " + UNKNOWN, tight=None,
-                       passed=passed, slack=None,
+                       passed=passed,
+                       slack=slack(holds(ok_fits), holds(all(increasing.values())),
+                                   *(inside(s, 1.0, 6.0) for s in slope_R.values()),
+                                   *(at_most(f.ci_low, 1.0) for f in fits_n.values() if f is not None)),
                        details={"table": table, "slope_in_n_by_R": [{"R": R, "slope": f.slope if f else None,
                                                                      "ci": [f.ci_low, f.ci_high] if f else None}
                                                                     for R, f in fits_n.items()],
@@ -550,6 +546,6 @@ def y_step(ctx: Context) -> Measurement:
             o[key] = max(o[key], r[key])
     return Measurement(measured=worst_grad, measured_label="max ‖∇_Y L(X, Y*)‖_F", bound=1e-10,
                        bound_label="pass threshold", tight=1e-14, passed=passed,
-                       slack=1e-10 / worst_grad if worst_grad > 0 else math.inf,
+                       slack=slack(at_most(worst_grad, 1e-10), at_most(worst_ls, 1e-8), holds(increases == 0)),
                        details={"by_size": list(by.values()), "vs_lstsq_max_rel": worst_ls, "loss_increases": increases,
                                 "max_relative_loss_change": worst_gap, "points_per_size": int(ctx.sizes.p3_points)})

@@ -1,9 +1,10 @@
-"""Numerical checks of P3's convergence claims (theory/P3 §P3.4–P3.6: C3.9, C3.10).
+"""Numerical checks of P3's convergence claims (docs/theory/p3.md §P3.4–P3.6: C3.9, C3.10).
 
 C3.9: Newton in x = vec_r(X) with Y fixed converges quadratically from x* + ρξ, and linearly with
-the row-sampled Hessian of P3.5. C3.10: the alternating method (P3.5) from near the optimum and
-from X = Y = 0 on the planted instance of P3.6; the main theorem's O(log 1/ε) is checked as a
-*local* claim (P3.7 item 4) and the start from zero is reported as it comes out.
+the row-sampled Hessian of §P3.5. C3.10: the alternating method (§P3.5) from near the optimum and
+from X = Y = 0 on the planted instance of §P3.6; the main theorem's O(log 1/ε) is checked as a
+*local* claim (§P3.7 item 4) and the start from zero is reported as it comes out. A verdict's slack
+is the smallest margin of its criterion's conditions.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from kernels import attention as K
 from kernels import sketch
 from pipeline.core.schema import ReferenceConfig
 from pipeline.data.attention import AttentionData, synthesize_p3
-from pipeline.papers import REGIMES, Context, Measurement, claim
+from pipeline.papers import REGIMES, Context, Measurement, at_least, at_most, claim, holds, slack
 from pipeline.problems import AttentionRegression, CountingOracle
 from pipeline.reference import compute_reference
 from pipeline.solvers.alternating import Alternating, XBlock
@@ -27,11 +28,11 @@ from pipeline.solvers.newton import newton_direction
 
 PAPER = "P3"
 RHOS = (1e-1, 1e-2)
-EPS0 = 0.5  # the sampled Hessian's target accuracy: s = ⌈d² ln(d²/δ)/ε0²⌉ (theory P1.5, P3.5)
+EPS0 = 0.5  # the sampled Hessian's target accuracy: s = ⌈d² ln(d²/δ)/ε0²⌉ (docs/theory/p1.md §P1.5, p3.md §P3.5)
 
 
 def planted(ctx: Context, seed_offset: int, n: int = 16, d: int = 3):
-    """The planted instance of theory P3.6 (n = 16, d = 3, λ = 1e-3; in ``ctx.regime``) and its reference optimum z*
+    """The planted instance of docs/theory/p3.md §P3.6 (n = 16, d = 3, λ = 1e-3; in ``ctx.regime``) and its reference optimum z*
     (Newton from the planted point and from 0, lowest stationary point: pipeline.reference.compute_reference)."""
     arr = synthesize_p3(OmegaConf.structured(AttentionData(n=n, d=d, regime=ctx.regime or "regulariser")),
                         ctx.seed * 1000 + seed_offset)
@@ -43,9 +44,9 @@ def planted(ctx: Context, seed_offset: int, n: int = 16, d: int = 3):
 
 
 def newton_in_x(prob, X0, Y, x_star, steps: int, sampled: int = 0, g=None, damped: bool = True) -> list[float]:
-    """‖x_t - x*‖ along Newton steps in x with Y fixed, damped by Armijo backtracking as in P3.5
+    """‖x_t - x*‖ along Newton steps in x with Y fixed, damped by Armijo backtracking as in §P3.5
     (``damped=False``: full steps); the Hessian row-sampled (s = ``sampled`` draws by the leverage
-    scores of A1, theory P3.5) when ``sampled`` > 0."""
+    scores of A1, docs/theory/p3.md §P3.5) when ``sampled`` > 0."""
     d = prob.d
     prob_rows = sketch.leverage_scores(prob.A1) / d
     x, out = K.vec_r(X0), []
@@ -58,7 +59,7 @@ def newton_in_x(prob, X0, Y, x_star, steps: int, sampled: int = 0, g=None, dampe
         else:
             H = prob.hess_x(X, Y)
         direction = newton_direction(H, gx)
-        if damped:  # Armijo backtracking on L(·, Y), the damping of theory P3.5
+        if damped:  # Armijo backtracking on L(·, Y), the damping of docs/theory/p3.md §P3.5
             step = armijo(XBlock(prob, Y, d), x, float(prob.loss_xy(X, Y)), float(gx @ direction), direction, 1.0)
             x = step.x
         else:
@@ -105,13 +106,23 @@ def local_newton(ctx: Context) -> Measurement:
     passed = worst_steps <= 6 and math.isfinite(worst_C) and sampled_ok
     return Measurement(measured=float(worst_steps),
                        measured_label="max Newton steps (exact Hessian) to ‖x_t − x*‖ ≤ 1e-12", bound=6.0,
-                       bound_label="theory's check: ≤ 6 steps", tight=None, passed=passed,
-                       slack=6.0 / worst_steps if worst_steps else None,
+                       bound_label="the check's limit: ≤ 6 steps", tight=None, passed=passed,
+                       slack=slack(at_most(worst_steps, 6.0), holds(math.isfinite(worst_C)), at_most(worst_q, EPS0)),
                        details={"starts": starts, "max_C": worst_C, "max_sampled_q": worst_q, "sample_size": s,
                                 "n": prob.n, "d": prob.d})
 
 
 # --------------------------------------------------------------------------- C3.10
+def local_margins(near: list[dict], zero: list[dict]) -> list[float]:
+    """The margins of C3.10's criterion: every run monotone; from near z*, contraction q < 1 with R² ≥ 0.9
+    and the gap 1e-8 reached."""
+    out = [holds(r["monotone"]) for r in near + zero]
+    for r in near:
+        out += [at_most(r["q"], 1.0, strict=True) if r["q"] is not None else holds(False),
+                at_least(r["r2"], 0.9) if r["r2"] is not None else holds(False), holds(r["reached_1e-8"] is not None)]
+    return out
+
+
 def alternating_run(prob, z0, z_star, f_star, iters: int):
     trace = Alternating().run(CountingOracle(prob), z0, StopRule(eps=None, gtol=1e-13, max_iter=iters, f_star=f_star),
                               x_star=z_star)
@@ -177,7 +188,7 @@ def alternating_local(ctx: Context) -> Measurement:
     return Measurement(measured=worst_q,
                        measured_label="max fitted contraction per iteration from z* + 1e-2ξ (local)", bound=1.0,
                        bound_label="linear rate: q < 1 (the paper's constant is unknown)", tight=None, passed=ok,
-                       slack=1.0 / worst_q if worst_q > 0 and math.isfinite(worst_q) else None,
+                       slack=slack(*local_margins(near, zero)),
                        details={"near": near, "zero": zero, "iterations": iters,
                                 "from_zero": f"{zero_reached}/{len(zero)} runs from X = Y = 0 reached the reference "
                                              f"gap 1e-8 within {iters} iterations and {zero_below} ended at a "

@@ -38,7 +38,7 @@ def test_gradient_check_fails_without_the_mean_term(ctx, monkeypatch):
 
 
 def test_hessian_check_fails_on_the_sign_typo_of_B_diag(ctx, monkeypatch):
-    def typo(f, b):  # theory P1.7 item 1: + instead of - in front of ⟨f - b, f⟩ diag(f)
+    def typo(f, b):  # docs/theory/p1.md §P1.7 item 1: + instead of - in front of ⟨f - b, f⟩ diag(f)
         return torch.diag((2.0 * f - b) * f + ((f - b) @ f) * f)
 
     monkeypatch.setattr(K, "B_diag", typo)

@@ -15,7 +15,7 @@ from pipeline.papers.p2.e2 import FULL_BATCH, fit_batch_law
 from pipeline.papers import CLAIMS
 from tests.pipeline.papers.conftest import paper_context
 
-#: the configurations of theory P2.6, E2 (r ≈ fast + 0.2 at κ = 40; n-sweep at r ≈ 32.2)
+#: the configurations of docs/theory/p2.md §P2.6, E2 (r ≈ fast + 0.2 at κ = 40; n-sweep at r ≈ 32.2)
 GRIDS = {"zo_rank": [dict(r=f + 0.2, kappa=40.0, d=100, n=1, key=("data.fast", f)) for f in (2, 4, 8, 16, 32)],
          "zo_kappa": [dict(r=8 + 8 / k, kappa=k, d=100, n=1, key=("data.kappa", k)) for k in (10, 20, 40, 80)],
          "zo_dim": [dict(r=8.2, kappa=40.0, d=d, n=1, key=("data.d", d)) for d in (16, 32, 64, 128, 256)],

@@ -31,8 +31,9 @@ def test_claim_is_registered_and_passes(verdicts, cid):
     v = verdicts[cid]
     assert v.claim == cid and v.paper == "P2" and v.statement == c.statement and v.criterion == c.criterion
     assert v.passed, v.details
+    assert v.slack >= 1  # the slack is measured against the criterion, known even where the paper's bound is not
     if v.bound is None:
-        assert "unknown" in v.bound_label and v.slack is None
+        assert "unknown" in v.bound_label
     json.dumps(v.as_dict(), allow_nan=False)  # details: plain JSON, no tensors
 
 

@@ -12,14 +12,14 @@ import pipeline.papers.p3  # noqa: F401  (registers P3's claims and figures)
 from pipeline.papers.p3 import cost
 from pipeline.papers import CLAIMS, Context
 
-COST_SIZES = OmegaConf.create({"p3_cost_ns": [32, 64, 128], "p3_cost_ds": [4, 12, 16], "p3_cost_repeats": 1})
+COST_SIZES = OmegaConf.create({"p3_cost_ns": [64, 128, 192, 256], "p3_cost_ds": [4, 12, 16], "p3_cost_repeats": 1})
 
 
 def test_cost_claim_is_a_timing_claim_and_reports_slopes():
     assert CLAIMS["C3.11"].timing
     v = CLAIMS["C3.11"].run(Context(sizes=COST_SIZES))
     d = v.details
-    assert [p["n"] for p in d["points_n"]] == [32, 64, 128] and [p["d"] for p in d["points_d"]] == [4, 12, 16]
+    assert [p["n"] for p in d["points_n"]] == [64, 128, 192, 256] and d["slope_n"]["points"] == 3 and [p["d"] for p in d["points_d"]] == [4, 12, 16]
     assert all(p["cpu_s"] > 0 and p["wall_s"] > 0 and p["hessian_build_s"] > 0 for p in d["points_n"] + d["points_d"])
     assert all(p["pd"] for p in d["points_d"])
     assert math.isfinite(v.measured) and math.isfinite(d["slope_d"]["slope"]) and d["slope_d"]["points"] == 2
