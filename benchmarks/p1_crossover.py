@@ -1,6 +1,6 @@
 """Where approximate Newton overtakes the baselines on P1: a sweep over d at fixed n, per regime.
 
-One child process per (d, regime) builds one instance (benchmarks/p1_solvers.py: theory P1.6
+One child process per (d, regime) builds one instance (benchmarks/p1_solvers.py: docs/theory/p1.md §P1.6
 generator, κ(A) = 10, 0.1% heavy rows ×30, planted b, dense A), computes x* by exact Newton, and
 runs side by side, from the same x0, until (L − L*)/(L(x0) − L*) ≤ 1e-8:
 

@@ -1,13 +1,13 @@
 """Time to a relative loss gap of 1e-8 for P1 solvers on identical instances, side by side.
 
 For each size (n, d, dense or sparse with a density) and regime a child process builds one
-instance (theory P1.6 generator: ‖A‖ = R, κ(A) = 10, 0.1% heavy rows ×30, planted b), computes
+instance (docs/theory/p1.md §P1.6 generator: ‖A‖ = R, κ(A) = 10, 0.1% heavy rows ×30, planted b), computes
 x* by exact Newton from 0 to ‖∇L‖ ≤ 1e-13·‖∇L(0)‖, and then runs every solver from the same x0
 (‖x0‖ = 1) until (L(x) − L*)/(L(x0) − L*) ≤ 1e-8, recording solver time (the trace's clock:
 iterate bookkeeping excluded; runs under --cheap seconds: the median of --repeat runs made
 round-robin), iterations, and the process's peak resident memory.
 
-Regimes (``data.regime`` of the generator): ``regulariser`` is the theory notes' instance (PD rule
+Regimes (``data.regime`` of the generator): ``regulariser`` is docs/theory/' instance (PD rule
 w² = C_w + l/σ_min(A)² ≈ 100, logits near 0 at x*: the loss is a quadratic to a few parts in 1e5
 and exact Newton ends in one step); ``softmax`` spreads the planted logits over 6 units and sets
 w² = 1/n², so that the softmax term carries the curvature at x*.
@@ -79,7 +79,7 @@ PHASES = ("pass_Ax", "pass_ATY", "scores", "sample", "gram", "solve", "linesearc
 
 
 class FusedNewton:
-    """Newton-type iteration on a P1 instance with the Hessian exact or sampled (theory P1.5).
+    """Newton-type iteration on a P1 instance with the Hessian exact or sampled (docs/theory/p1.md §P1.5).
 
     ``hessian``:
 
@@ -257,7 +257,7 @@ def make(label: str, params: dict):
 
 
 def build(n: int, d: int, density: Optional[float], regime: str, seed: int = 0):
-    """One P1 instance (theory P1.6 generator, κ(A) = 10, 0.1% heavy rows ×30) in the given regime."""
+    """One P1 instance (docs/theory/p1.md §P1.6 generator, κ(A) = 10, 0.1% heavy rows ×30) in the given regime."""
     from omegaconf import OmegaConf
 
     from pipeline.data import SyntheticData

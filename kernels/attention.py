@@ -1,7 +1,7 @@
 """One-layer attention regression (P3): loss, gradients, Hessians in x and Y, and the exact Y-step.
 
 Pure functions of torch tensors, generic in device and dtype (float64 is the
-project default). Notation follows theory/P3 §P3.1–P3.2 and common.md §3:
+project default). Notation follows docs/theory/p3.md §P3.1–P3.2 and docs/theory/README.md, notation:
 
     U = A1 X A2ᵀ,  S = rowsoftmax(U),  V = A3 Y,  C = S V - B,  G = C Vᵀ,
     L(X, Y) = ‖C‖_F² + ½ Σ_{j0,p} w_{j0,p}² U_{j0,p}² + (λ_Y/2)‖Y‖_F²     (P3.1; no ½ on the data term).
@@ -51,7 +51,7 @@ __all__ = [
 
 
 def vec_r(X: Tensor) -> Tensor:
-    """Row-major vectorisation vec_r(X) (common.md §3): x[k·d + l] = X[k, l]."""
+    """Row-major vectorisation vec_r(X) (docs/theory/README.md, notation): x[k·d + l] = X[k, l]."""
     return X.reshape(-1)
 
 
@@ -61,7 +61,7 @@ def unvec_r(x: Tensor, d: int) -> Tensor:
 
 
 def _face_split(P: Tensor, Q: Tensor) -> Tensor:
-    """Row-wise Kronecker product P ∗ Q (common.md §3): row i is vec_r(P_{i,*}ᵀ Q_{i,*}) = P_{i,*} ⊗ Q_{i,*}."""
+    """Row-wise Kronecker product P ∗ Q (docs/theory/README.md, notation): row i is vec_r(P_{i,*}ᵀ Q_{i,*}) = P_{i,*} ⊗ Q_{i,*}."""
     return (P[:, :, None] * Q[:, None, :]).reshape(P.shape[0], -1)  # vec_r of each row's outer product
 
 
@@ -71,7 +71,7 @@ def _outer(a: Tensor, b: Tensor) -> Tensor:
 
 
 def _jmul(S: Tensor, D: Tensor) -> Tensor:
-    """Rows J(f_j) D_j = f_j∘D_j - f_j⟨f_j, D_j⟩ for f_j = S_{j,*} (common.md §3), O(n²) per column set."""
+    """Rows J(f_j) D_j = f_j∘D_j - f_j⟨f_j, D_j⟩ for f_j = S_{j,*} (docs/theory/README.md, notation), O(n²) per column set."""
     SD = S * D
     return SD - S * SD.sum(dim=-1, keepdim=True)
 
@@ -93,7 +93,7 @@ def scores(A1: Tensor, A2: Tensor, X: Tensor) -> Tensor:
 
 
 def attention(A1: Tensor, A2: Tensor, X: Tensor) -> Tensor:
-    """S(X) = D(X)⁻¹ exp(A1 X A2ᵀ), computed row-wise as e^{u - max u}/Σ e^{u - max u} (P3.1, common.md §3).
+    """S(X) = D(X)⁻¹ exp(A1 X A2ᵀ), computed row-wise as e^{u - max u}/Σ e^{u - max u} (P3.1, docs/theory/README.md, notation).
 
     Row j0 is f_{j0}(x) ∈ Δ_n.
     """
@@ -289,8 +289,8 @@ def hvp_x(A1: Tensor, A2: Tensor, A3: Tensor, B: Tensor, X: Tensor, Y: Tensor, V
 def hessian_y(A1: Tensor, A2: Tensor, A3: Tensor, X: Tensor, lam_y: float = 0.0) -> Tensor:
     """∇²_y L in y = vec_r(Y) (Y square, d×d): (2 MᵀM + λ_Y I_d) ⊗ I_d, M = S(X) A3 (P3.2, In Y).
 
-    vec_r(M Y) = (M ⊗ I_d) vec_r(Y) (common.md §3), so the data term is ‖(M ⊗ I)y - vec_r(B)‖²
-    with Hessian 2 (MᵀM) ⊗ I_d; the theory's 2 I_d ⊗ MᵀM is the same matrix in vec_c order.
+    vec_r(M Y) = (M ⊗ I_d) vec_r(Y) (docs/theory/README.md, notation), so the data term is ‖(M ⊗ I)y - vec_r(B)‖²
+    with Hessian 2 (MᵀM) ⊗ I_d; the 2 I_d ⊗ MᵀM of docs/theory/p3.md is the same matrix in vec_c order.
     """
     M = attention(A1, A2, X) @ A3
     d = M.shape[1]

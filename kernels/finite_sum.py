@@ -1,14 +1,14 @@
-"""The P2 loss: an average of P1 softmax losses over a dataset of instances (theory P2.1).
+"""The P2 loss: an average of P1 softmax losses over a dataset of instances (docs/theory/p2.md §P2.1).
 
     L_k(x) = ½‖softmax(A_k x) - b_k‖² + ½‖diag(w_k) A_k (x - x_c)‖²,   L(x) = (1/m) Σ_k L_k(x)
 
 ``A`` is m×N×d (m instances of N rows), ``b`` and ``w`` are m×N, the centre
 ``x_c`` (d) of the regulariser is zero for P1's regulariser ½‖W A x‖² and the
-planted point for the interpolating (centred) construction of theory P2.6.
+planted point for the interpolating (centred) construction of docs/theory/p2.md §P2.6.
 With m = 1 and x_c = 0 this is exactly the P1 loss of kernels/softmax.py.
 
 Pure functions of tensors, batched over instances; the Hessian pieces are
-those of theory P1.2 per instance. ``column_losses`` is the forward pass that
+those of docs/theory/p1.md §P1.2 per instance. ``column_losses`` is the forward pass that
 zeroth-order methods call: the loss at every column of a d×k matrix at once.
 """
 from __future__ import annotations
@@ -98,12 +98,12 @@ def _forward(A: Tensor, b: Tensor, w: Tensor, x: Tensor, centre: Optional[Tensor
 
 
 def loss(A: Tensor, b: Tensor, w: Tensor, x: Tensor, centre: Optional[Tensor] = None) -> Tensor:
-    """L(x) = (1/m) Σ_k L_k(x) (theory P2.1)."""
+    """L(x) = (1/m) Σ_k L_k(x) (docs/theory/p2.md §P2.1)."""
     return _forward(A, b, w, x, centre)[3].mean()
 
 
 def _residual_weights(f: Tensor, c: Tensor, w: Tensor, wu: Tensor) -> Tensor:
-    """y_k = f∘c - ⟨f,c⟩f + w∘w∘(u - A x_c), so that ∇L_k = A_kᵀ y_k (theory P1.2, Gradient)."""
+    """y_k = f∘c - ⟨f,c⟩f + w∘w∘(u - A x_c), so that ∇L_k = A_kᵀ y_k (docs/theory/p1.md §P1.2, Gradient)."""
     fc = f * c
     return fc - fc.sum(-1, keepdim=True) * f + w * wu
 
@@ -122,7 +122,7 @@ def loss_and_gradient(A: Tensor, b: Tensor, w: Tensor, x: Tensor, centre: Option
 
 
 def _parts(A: Tensor, b: Tensor, w: Tensor, x: Tensor):
-    """Per instance: D = B_diag + w², β, p = Aᵀf, s = Aᵀq (theory P1.2, Fast application)."""
+    """Per instance: D = B_diag + w², β, p = Aᵀf, s = Aᵀq (docs/theory/p1.md §P1.2, Fast application)."""
     f = _softmax(_apply(A, x))
     q = (2.0 * f - b) * f
     beta = ((3.0 * f - 2.0 * b) * f).sum(-1)
@@ -148,7 +148,7 @@ def hessian(A: Tensor, b: Tensor, w: Tensor, x: Tensor) -> Tensor:
 
 
 def hessian_vector_product(A: Tensor, b: Tensor, w: Tensor, x: Tensor, v: Tensor) -> Tensor:
-    """∇²L(x) v without forming a d×d matrix (theory P1.2), averaged over instances."""
+    """∇²L(x) v without forming a d×d matrix (docs/theory/p1.md §P1.2), averaged over instances."""
     D, beta, p, s = _parts(A, b, w, x)
     pv, sv = p @ v, s @ v                                   # m
     out = _apply_t(A, D * _apply(A, v)) + (beta * pv - sv).unsqueeze(-1) * p - pv.unsqueeze(-1) * s

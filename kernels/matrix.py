@@ -2,7 +2,7 @@
 
 The sparse paths never densify an n×d matrix: they work on the nonzeros
 (gather, multiply, scatter-add) or on the compressed block of nonempty rows,
-so that their cost is proportional to nnz(A) (theory P1.5, Cost; C1.9).
+so that their cost is proportional to nnz(A) (docs/theory/p1.md §P1.5, Cost; C1.9).
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Leverage scores and leverage-score row sampling (common.md §4; used by P1.5, P3, E02, E06, E09).
+"""Leverage scores and leverage-score row sampling (docs/theory/p1.md §P1.5; used by P1.5, P3, E02, E06, E09).
 
 Pure functions of torch tensors. ``M`` is n×k, dense or torch sparse COO.
 Randomness comes only from the explicit ``generator`` argument.
@@ -32,7 +32,7 @@ def _dense(M: Tensor) -> Tensor:
 
 
 def leverage_scores(M: Tensor) -> Tensor:
-    """Exact τ_i = ‖Q_{i,*}‖² from the thin QR M = QR (common.md §4.1); Σ τ_i = rank M = k.
+    """Exact τ_i = ‖Q_{i,*}‖² from the thin QR M = QR (docs/theory/p1.md §P1.5); Σ τ_i = rank M = k.
 
     Requires full column rank; for a rank-deficient M use the SVD-based scores
     (:func:`leverage_scores_svd`).
@@ -70,7 +70,7 @@ def countsketch(M: Tensor, rows: int, generator: torch.Generator, row_scale: Opt
 
 
 def jl_dimension(n: int, delta: float) -> int:
-    """m = ⌈8 ln(n/δ)⌉ Gaussian columns (at least 4) for the Johnson–Lindenstrauss step (common.md §4.2)."""
+    """m = ⌈8 ln(n/δ)⌉ Gaussian columns (at least 4) for the Johnson–Lindenstrauss step (docs/theory/p1.md §P1.5)."""
     return max(4, math.ceil(8 * math.log(n / delta)))
 
 
@@ -78,7 +78,7 @@ def approximate_leverage_scores(M: Tensor, generator: torch.Generator, sketch_ro
                                 jl_cols: Optional[int] = None, delta: float = 0.01,
                                 row_scale: Optional[Tensor] = None) -> Tensor:
     """τ̃_i = ‖(SM)_{i,*} R⁻¹ G‖²/m for S = diag(row_scale), R from the QR of a CountSketch of SM and
-    G Gaussian k×m (common.md §4.2).
+    G Gaussian k×m (docs/theory/p1.md §P1.5).
 
     ``sketch_rows`` defaults to max(4k², 4k) and ``jl_cols`` to :func:`jl_dimension`; the cost is
     O(nnz(M)·m + k²·rows + k²m), proportional to nnz(M) for fixed k. Constant-factor accurate with
@@ -94,7 +94,7 @@ def approximate_leverage_scores(M: Tensor, generator: torch.Generator, sketch_ro
 
 
 def sample_size(d: int, eps0: float, delta: float, c_s: float = 1.0) -> int:
-    """s = ⌈c_s · d · ln(d/δ) / ε0²⌉, the sample size that sufficed in theory P1.5 [V]."""
+    """s = ⌈c_s · d · ln(d/δ) / ε0²⌉, the sample size that sufficed in docs/theory/p1.md §P1.5 [V]."""
     return math.ceil(c_s * d * math.log(max(d, 2) / delta) / eps0**2)
 
 
@@ -106,7 +106,7 @@ class RowSample(NamedTuple):
 
 
 def sample_rows(p: Tensor, s: int, generator: torch.Generator) -> RowSample:
-    """Draw i_1..i_s i.i.d. from p and aggregate repeated rows (common.md §4.3)."""
+    """Draw i_1..i_s i.i.d. from p and aggregate repeated rows (docs/theory/p1.md §P1.5)."""
     draws = torch.multinomial(p.cpu(), s, replacement=True, generator=generator).to(p.device)
     rows, counts = torch.unique(draws, return_counts=True)
     return RowSample(rows, counts.to(p.dtype) / (s * p[rows]))
@@ -119,7 +119,7 @@ def sampled_diagonal(D: Tensor, p: Tensor, s: int, generator: torch.Generator) -
 
 
 def spectral_deviation(exact: Tensor, approx: Tensor) -> float:
-    """ε̂ = max |eig(H^{-1/2} H̃ H^{-1/2}) − 1| for symmetric positive definite H (common.md §4.3)."""
+    """ε̂ = max |eig(H^{-1/2} H̃ H^{-1/2}) − 1| for symmetric positive definite H (docs/theory/p1.md §P1.5)."""
     ev, V = torch.linalg.eigh(0.5 * (exact + exact.T))
     W = V / ev.sqrt()
     rel = torch.linalg.eigvalsh(W.T @ (0.5 * (approx + approx.T)) @ W)

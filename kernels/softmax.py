@@ -1,7 +1,7 @@
 """Regularised softmax regression (P1): loss, gradient, Hessian and its structure.
 
 Pure functions of torch tensors, generic in device and dtype (float64 is the
-project default). Notation follows theory/P1 §P1.1–P1.2 and common.md §3:
+project default). Notation follows docs/theory/p1.md §P1.1–P1.2 and docs/theory/README.md, notation:
 
     u = A x,  f = softmax(u),  c = f - b,
     L(x) = ½‖c‖² + ½‖W A x‖²,  W = diag(w).
@@ -34,20 +34,20 @@ __all__ = [
     "smoothness_bound",
 ]
 
-#: Tight spectral bounds of B(x) for ‖b‖₁ ≤ 1 (theory P1.4, [V]): -0.2405 I ⪯ B ⪯ 0.3082 I.
+#: Tight spectral bounds of B(x) for ‖b‖₁ ≤ 1 (docs/theory/p1.md §P1.4, [V]): -0.2405 I ⪯ B ⪯ 0.3082 I.
 B_UPPER_L1 = 0.3082
 B_LOWER_L1 = -0.2405
 
 
 def softmax(u: Tensor) -> Tensor:
-    """Stable softmax along the last axis, e^{u - max u} / Σ e^{u - max u} (common.md §3)."""
+    """Stable softmax along the last axis, e^{u - max u} / Σ e^{u - max u} (docs/theory/README.md, notation)."""
     z = u - u.amax(dim=-1, keepdim=True)
     e = torch.exp(z)
     return e / e.sum(dim=-1, keepdim=True)
 
 
 def softmax_jacobian(f: Tensor) -> Tensor:
-    """J(f) = diag(f) - f fᵀ, the Jacobian of softmax at its output f (common.md §3)."""
+    """J(f) = diag(f) - f fᵀ, the Jacobian of softmax at its output f (docs/theory/README.md, notation)."""
     return torch.diag(f) - torch.outer(f, f)
 
 
@@ -66,7 +66,7 @@ def loss(A: Tensor, b: Tensor, w: Tensor, x: Tensor) -> Tensor:
 
 
 def loss_and_gradient(A: Tensor, b: Tensor, w: Tensor, x: Tensor) -> tuple[Tensor, Tensor]:
-    """L(x) and ∇L(x) = Aᵀ(f∘c - ⟨f,c⟩ f) + Aᵀ(w∘w∘u) (theory P1.2, Gradient)."""
+    """L(x) and ∇L(x) = Aᵀ(f∘c - ⟨f,c⟩ f) + Aᵀ(w∘w∘u) (docs/theory/p1.md §P1.2, Gradient)."""
     f, c, wu, value = _forward(A, b, w, x)
     fc = f * c
     y = fc - torch.sum(fc) * f + w * wu
@@ -74,12 +74,12 @@ def loss_and_gradient(A: Tensor, b: Tensor, w: Tensor, x: Tensor) -> tuple[Tenso
 
 
 def gradient(A: Tensor, b: Tensor, w: Tensor, x: Tensor) -> Tensor:
-    """∇L(x) (theory P1.2)."""
+    """∇L(x) (docs/theory/p1.md §P1.2)."""
     return loss_and_gradient(A, b, w, x)[1]
 
 
 class HessianParts(NamedTuple):
-    """The pieces of ∇²L(x) = Aᵀ diag(D) A + β p pᵀ - s pᵀ - p sᵀ (theory P1.2, Fast application).
+    """The pieces of ∇²L(x) = Aᵀ diag(D) A + β p pᵀ - s pᵀ - p sᵀ (docs/theory/p1.md §P1.2, Fast application).
 
     f: softmax(Ax); q = (2f - b)∘f; beta = ⟨3f - 2b, f⟩;
     B_diag: the diagonal of B_diag(x) = q - ⟨f - b, f⟩ f;  D = B_diag + w∘w;
@@ -96,7 +96,7 @@ class HessianParts(NamedTuple):
 
 
 def hessian_parts(A: Tensor, b: Tensor, w: Tensor, x: Tensor) -> HessianParts:
-    """Rank-2 plus diagonal split of the Hessian (theory P1.2, Decomposition)."""
+    """Rank-2 plus diagonal split of the Hessian (docs/theory/p1.md §P1.2, Decomposition)."""
     f = softmax(_matvec(A, x))
     q = (2.0 * f - b) * f
     beta = (3.0 * f - 2.0 * b) @ f
@@ -106,7 +106,7 @@ def hessian_parts(A: Tensor, b: Tensor, w: Tensor, x: Tensor) -> HessianParts:
 
 
 def hessian(A: Tensor, b: Tensor, w: Tensor, x: Tensor) -> Tensor:
-    """∇²L(x) = Aᵀ(B(x) + W²)A in O(nnz(A)·d) without forming B (theory P1.2)."""
+    """∇²L(x) = Aᵀ(B(x) + W²)A in O(nnz(A)·d) without forming B (docs/theory/p1.md §P1.2)."""
     h = hessian_parts(A, b, w, x)
     gram = scaled_gram(A, h.D)
     sp = torch.outer(h.s, h.p)
@@ -114,26 +114,26 @@ def hessian(A: Tensor, b: Tensor, w: Tensor, x: Tensor) -> Tensor:
 
 
 def hessian_vector_product(A: Tensor, b: Tensor, w: Tensor, x: Tensor, v: Tensor) -> Tensor:
-    """∇²L(x) v = Aᵀ(D∘(Av)) + (β pᵀv - sᵀv) p - (pᵀv) s (theory P1.2), O(nnz(A))."""
+    """∇²L(x) v = Aᵀ(D∘(Av)) + (β pᵀv - sᵀv) p - (pᵀv) s (docs/theory/p1.md §P1.2), O(nnz(A))."""
     h = hessian_parts(A, b, w, x)
     pv = h.p @ v
     return _rmatvec(A, h.D * _matvec(A, v)) + (h.beta * pv - h.s @ v) * h.p - pv * h.s
 
 
 def B_rank(f: Tensor, b: Tensor) -> Tensor:
-    """B_rank = ⟨3f - 2b, f⟩ f fᵀ - q fᵀ - f qᵀ with q = (2f - b)∘f; rank ≤ 2 (theory P1.2)."""
+    """B_rank = ⟨3f - 2b, f⟩ f fᵀ - q fᵀ - f qᵀ with q = (2f - b)∘f; rank ≤ 2 (docs/theory/p1.md §P1.2)."""
     q = (2.0 * f - b) * f
     fq = torch.outer(q, f)
     return ((3.0 * f - 2.0 * b) @ f) * torch.outer(f, f) - fq - fq.T
 
 
 def B_diag(f: Tensor, b: Tensor) -> Tensor:
-    """B_diag = diag((2f - b)∘f) - ⟨f - b, f⟩ diag(f), as an n×n matrix (theory P1.2)."""
+    """B_diag = diag((2f - b)∘f) - ⟨f - b, f⟩ diag(f), as an n×n matrix (docs/theory/p1.md §P1.2)."""
     return torch.diag((2.0 * f - b) * f - ((f - b) @ f) * f)
 
 
 def B_matrix(f: Tensor, b: Tensor) -> Tensor:
-    """B(x) in the paper's unsplit form (theory P1.2, Hessian):
+    """B(x) in the paper's unsplit form (docs/theory/p1.md §P1.2, Hessian):
 
     B = J² + diag(f∘c) - (f∘c) fᵀ - f (f∘c)ᵀ - ⟨f, c⟩ (diag(f) - 2 f fᵀ),  c = f - b.
     """
@@ -145,5 +145,5 @@ def B_matrix(f: Tensor, b: Tensor) -> Tensor:
 
 
 def smoothness_bound(A_norm: float, w: Tensor) -> float:
-    """Global smoothness ℓ ≤ ‖A‖²(0.3082 + max w²), valid for ‖b‖₁ ≤ 1 (theory P1.4, [D])."""
+    """Global smoothness ℓ ≤ ‖A‖²(0.3082 + max w²), valid for ‖b‖₁ ≤ 1 (docs/theory/p1.md §P1.4, [D])."""
     return float(A_norm) ** 2 * (B_UPPER_L1 + float(torch.max(w * w)))

@@ -1,5 +1,5 @@
 """Spectral summaries of a symmetric matrix (a Hessian): extreme eigenvalues, condition number,
-effective rank, and the kept spectrum of a low-rank matrix (common.md §2; theory P2.6)."""
+effective rank, and the kept spectrum of a low-rank matrix (docs/theory/p2.md §P2.6)."""
 from __future__ import annotations
 
 import torch
@@ -7,7 +7,7 @@ from torch import Tensor
 
 __all__ = ["NULL_FRACTION", "kept_spectrum", "spectral_stats"]
 
-#: Eigenvalues below this fraction of λ_max are the null space of a low-rank instance (theory P2.6).
+#: Eigenvalues below this fraction of λ_max are the null space of a low-rank instance (docs/theory/p2.md §P2.6).
 NULL_FRACTION = 1e-9
 
 

@@ -1,9 +1,9 @@
-"""The n-SPSA gradient estimate (theory P2.2): forward passes only.
+"""The n-SPSA gradient estimate (docs/theory/p2.md §P2.2): forward passes only.
 
     ĝ_n(x) = (1/n) Σ_j [L(x + ε z_j) - L(x - ε z_j)] / (2ε) · z_j
 
 with z_j Gaussian N(0, I_d) or uniform on the sphere of radius √d (MeZO's
-model; theory P2.7, item 1). Two ways to compute it:
+model; docs/theory/p2.md §P2.7, item 1). Two ways to compute it:
 
 * :func:`spsa_gradient` (batched): the 2n points x ± ε z_j are the columns of
   one d×2n matrix and all 2n losses come from one call of a column-loss
@@ -61,7 +61,7 @@ def seeded_perturbation(seed: int, d: int, kind: str, dtype=torch.float64, devic
 def spsa_gradient(losses: ColumnLosses, x: Tensor, Z: Tensor, eps: float) -> tuple[Tensor, Tensor]:
     """n-SPSA estimate at x with the perturbations Z (d×n), from one call of ``losses`` on 2n columns.
 
-    Returns (ĝ_n, p) with p_j the projected gradient along z_j (theory P2.2).
+    Returns (ĝ_n, p) with p_j the projected gradient along z_j (docs/theory/p2.md §P2.2).
     """
     n = Z.shape[1]
     # the points are the rows of a contiguous 2n×d block, handed over as its d×2n transpose (a view): a
@@ -94,7 +94,7 @@ def spsa_gradient_seeded(losses: ColumnLosses, x: Tensor, seeds: Sequence[int], 
 
 
 def gamma(kind: str, effective_rank: float, n: int, d: int) -> float:
-    """γ with E[ĝ_nᵀ H ĝ_n] ≤ ℓγ‖u‖² when tr(H) ≤ r‖H‖ (theory P2.2, Effective-rank bound).
+    """γ with E[ĝ_nᵀ H ĝ_n] ≤ ℓγ‖u‖² when tr(H) ≤ r‖H‖ (docs/theory/p2.md §P2.2, Effective-rank bound).
 
     Gaussian z: γ = 1 + (r + 1)/n [V]; sphere: γ = (dr + d - 2)/(n(d + 2)) + 1 (MeZO's formula [R]).
     """

@@ -38,18 +38,20 @@ def report_job(summary: dict, output_dir: str, job_num: Optional[int]) -> None:
     from rich.console import Console
     from rich.markup import escape
 
-    color = {"finished": "green", "diverged": "yellow"}.get(summary["status"], "red")
+    outcome = summary.get("outcome", summary["status"])
+    color = {"converged": "green", "max_iter": "yellow", "stalled": "yellow", "stopped": "yellow"}.get(outcome, "red")
     gap = summary["final_relative_gap"]
     prefix = escape(f"[job {job_num + 1}/{os.environ.get(JOBS_ENV, '?')}] ") if job_num is not None else ""
     console = Console(highlight=False, soft_wrap=True)
     if summary.get("resumed_from"):
-        console.print(f"{prefix}{summary['solver']}: resumed (config hash {summary['config_hash']} has FINISHED run "
-                      f"{summary['resumed_from']}; resume=false reruns it) -> {escape(str(output_dir))}")
+        console.print(f"{prefix}{summary['solver']}: resumed from run {summary['resumed_from']} (same config and code; "
+                      f"resume=false reruns it) -> {escape(str(output_dir))}")
         return
+    why = "" if outcome == "converged" else f" ({escape(str(summary['message']))})"
     console.print(
-        f"{prefix}{summary['solver']}: [{color}]{summary['status']}[/{color}] after {summary['iterations']} "
+        f"{prefix}{summary['solver']}: [{color}]{outcome}[/{color}]{why} after {summary['iterations']} "
         f"iterations, final gap {gap:.2e}, ‖∇L‖ = {summary['final_grad_norm']:.2e} -> {escape(str(output_dir))}"
-        if gap is not None else f"{prefix}{summary['solver']}: {summary['status']} -> {output_dir}")
+        if gap is not None else f"{prefix}{summary['solver']}: {outcome}{why} -> {output_dir}")
 
 
 def main() -> None:

@@ -15,7 +15,7 @@ def readme_commands() -> list[str]:
 def test_readme_has_exactly_a_run_command_and_a_test_command():
     cmds = readme_commands()
     assert len(cmds) == 2
-    assert cmds[0].endswith("dvc repro") and cmds[1].endswith("python -m pytest -n auto")
+    assert cmds[0].endswith("dvc repro --force && dvc metrics diff") and cmds[1].endswith("python -m pytest -n auto")
 
 
 def test_ci_runs_the_readme_test_command_verbatim():

@@ -1,6 +1,6 @@
 """Triton versions of the P3 attention hot path of :mod:`kernels.attention`, flash-attention style.
 
-Notation of theory/P3 §P3.1–P3.2: U = A1 X A2ᵀ, S = rowsoftmax(U), V = A3 Y, C = S V - B and
+Notation of docs/theory/p3.md §P3.1–P3.2: U = A1 X A2ᵀ, S = rowsoftmax(U), V = A3 Y, C = S V - B and
 
     L(X, Y) = ‖C‖_F² + ½ Σ w²∘U² + (λ_Y/2)‖Y‖_F²,
     ∇_X L = A1ᵀ R A2,  R = 2 S∘(C Vᵀ - δ 1ᵀ) + w²∘U,  δ = (S∘(C Vᵀ)) 1 = rowsum(C∘(S V)),

@@ -162,7 +162,7 @@ def column_losses(A: Tensor, b: Tensor, w: Tensor, X: Tensor, centre: Optional[T
 
 
 def _residuals(A: Tensor, b: Tensor, w: Tensor, x: Tensor, centre: Optional[Tensor], weights: bool = True):
-    """Per instance: L_k(x), and y_k with ∇L_k = A_kᵀ y_k when ``weights`` (theory P1.2 for each instance)."""
+    """Per instance: L_k(x), and y_k with ∇L_k = A_kᵀ y_k when ``weights`` (docs/theory/p1.md §P1.2 for each instance)."""
     if A.dim() != 3 or b.shape != A.shape[:2] or w.shape != A.shape[:2] or x.shape != A.shape[2:]:
         raise ValueError(f"shapes do not match: A {tuple(A.shape)}, b {tuple(b.shape)}, w {tuple(w.shape)}, "
                          f"x {tuple(x.shape)}")
@@ -170,7 +170,7 @@ def _residuals(A: Tensor, b: Tensor, w: Tensor, x: Tensor, centre: Optional[Tens
 
 
 def loss(A: Tensor, b: Tensor, w: Tensor, x: Tensor, centre: Optional[Tensor] = None) -> Tensor:
-    """L(x) = (1/m) Σ_k L_k(x) (theory P2.1); :func:`kernels.finite_sum.loss`."""
+    """L(x) = (1/m) Σ_k L_k(x) (docs/theory/p2.md §P2.1); :func:`kernels.finite_sum.loss`."""
     return _residuals(A, b, w, x, centre, weights=False).mean()
 
 
@@ -186,7 +186,7 @@ def loss_and_gradient(A: Tensor, b: Tensor, w: Tensor, x: Tensor, centre: Option
 
 
 def hessian_vector_product(A: Tensor, b: Tensor, w: Tensor, x: Tensor, v: Tensor) -> Tensor:
-    """∇²L(x) v averaged over instances, with A_k[x, v] in one batched product (theory P1.2);
+    """∇²L(x) v averaged over instances, with A_k[x, v] in one batched product (docs/theory/p1.md §P1.2);
     :func:`kernels.finite_sum.hessian_vector_product`."""
     if A.dim() != 3 or x.shape != A.shape[2:] or v.shape != A.shape[2:]:
         raise ValueError(f"shapes do not match: A {tuple(A.shape)}, x {tuple(x.shape)}, v {tuple(v.shape)}")

@@ -3,7 +3,7 @@ their batched forms over m instances (:mod:`kernels.finite_sum`).
 
 The products with A stay with torch (cuBLAS on a GPU; dense or sparse A); what is fused is the
 softmax and everything between the products, which torch runs as a dozen element-wise passes over
-N-vectors (theory P1.2):
+N-vectors (docs/theory/p1.md §P1.2):
 
     gradient:  y = f∘c - ⟨f, c⟩ f + w²∘(u - A x_c),  ∇L = Aᵀ y,  from u = A x;
     HVP:       z = D∘a + (β⟨f, a⟩ - ⟨q, a⟩) f - ⟨f, a⟩ q,  ∇²L v = Aᵀ z,  from u = A x and a = A v,
@@ -171,7 +171,7 @@ def residual_losses(U: Tensor, b: Tensor, w: Tensor, shift: Optional[Tensor] = N
 def residual_weights(U: Tensor, b: Tensor, w: Tensor, shift: Optional[Tensor] = None,
                      block: int = BLOCK) -> tuple[Tensor, Tensor]:
     """Per instance k, from u_k = A_k x (rows of U, m×N): L_k = ½‖f - b‖² + ½‖w∘(u - s)‖² and
-    y_k = f∘c - ⟨f, c⟩ f + w²∘(u - s), so that ∇L_k = A_kᵀ y_k (theory P1.2, Gradient)."""
+    y_k = f∘c - ⟨f, c⟩ f + w²∘(u - s), so that ∇L_k = A_kᵀ y_k (docs/theory/p1.md §P1.2, Gradient)."""
     U, b, w2, S, mx, z, T, sums = _gradient_moments(U, b, w, shift, block)
     m, N = U.shape
     Y = torch.empty(m, N, dtype=U.dtype, device=U.device)
@@ -183,7 +183,7 @@ def residual_weights(U: Tensor, b: Tensor, w: Tensor, shift: Optional[Tensor] = 
 
 def hvp_weights(U: Tensor, Av: Tensor, b: Tensor, w: Tensor, block: int = BLOCK) -> Tensor:
     """Per instance, from u = A_k x and a = A_k v (rows of U and Av, m×N): the vector z with
-    ∇²L_k(x) v = A_kᵀ z (theory P1.2, Fast application; see the module's docstring)."""
+    ∇²L_k(x) v = A_kᵀ z (docs/theory/p1.md §P1.2, Fast application; see the module's docstring)."""
     check_dtypes(U=U, Av=Av, b=b, w=w)
     U, Av, b = _rows(U, Av, b)
     w2 = (w * w).contiguous()
@@ -206,7 +206,7 @@ def _check(A: Tensor, b: Tensor, w: Tensor, x: Tensor, v: Optional[Tensor] = Non
 
 
 def loss_and_gradient(A: Tensor, b: Tensor, w: Tensor, x: Tensor) -> tuple[Tensor, Tensor]:
-    """L(x) and ∇L(x) = Aᵀ(f∘c - ⟨f,c⟩ f + w∘w∘u) (theory P1.2); :func:`kernels.softmax.loss_and_gradient`."""
+    """L(x) and ∇L(x) = Aᵀ(f∘c - ⟨f,c⟩ f + w∘w∘u) (docs/theory/p1.md §P1.2); :func:`kernels.softmax.loss_and_gradient`."""
     _check(A, b, w, x)
     value, Y = residual_weights(matvec(A, x)[None], b[None], w[None])
     return value[0], rmatvec(A, Y[0])
@@ -219,12 +219,12 @@ def loss(A: Tensor, b: Tensor, w: Tensor, x: Tensor) -> Tensor:
 
 
 def gradient(A: Tensor, b: Tensor, w: Tensor, x: Tensor) -> Tensor:
-    """∇L(x) (theory P1.2)."""
+    """∇L(x) (docs/theory/p1.md §P1.2)."""
     return loss_and_gradient(A, b, w, x)[1]
 
 
 def hessian_vector_product(A: Tensor, b: Tensor, w: Tensor, x: Tensor, v: Tensor) -> Tensor:
-    """∇²L(x) v = Aᵀ z with u, a = A[x, v] in one pass over A (theory P1.2); the result of
+    """∇²L(x) v = Aᵀ z with u, a = A[x, v] in one pass over A (docs/theory/p1.md §P1.2); the result of
     :func:`kernels.softmax.hessian_vector_product`."""
     _check(A, b, w, x, v)
     UA = matmat(A, torch.stack([x, v], dim=1))  # n×2: u = Ax and a = Av

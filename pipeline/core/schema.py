@@ -29,7 +29,8 @@ PROFILES = ("quick", "full", "ci")
 @dataclass
 class StopConfig:
     """When a solver stops: at relative loss gap (L - L*)/(L(x0) - L*) ≤ eps (if eps is set),
-    at ‖∇L‖ ≤ gtol, at max_iter / max_time_s, or on divergence. Iterations to each ε of eps_grid
+    at ‖∇L‖ ≤ gtol, at max_iter / max_time_s, on divergence, or when no new lowest loss came for
+    ``patience`` iterations. Iterations to each ε of eps_grid
     are read off the trace whatever the stop."""
 
     eps: Optional[float] = spec(None, gt=0.0, lt=1.0)
@@ -41,6 +42,9 @@ class StopConfig:
     #: or one step ‖x_{k+1} − x_k‖ > max_step (null: no step limit)
     blowup: float = spec(1e8, gt=1.0)
     max_step: Optional[float] = spec(1e6, gt=0.0)
+    #: stalled (status ``stalled``): the lowest loss so far is ``patience`` iterations old; the
+    #: run ends there instead of at max_iter (0: never)
+    patience: int = spec(10_000, ge=0)
 
     @staticmethod
     def check(node: DictConfig, prefix: str) -> None:
@@ -51,7 +55,7 @@ class StopConfig:
 
 @dataclass
 class ReferenceConfig:
-    """Reference optimum x* (common.md §5): exact Newton until ‖∇L‖ ≤ gtol. ``method: none`` skips it
+    """Reference optimum x* (docs/theory/README.md, defaults of the checks): exact Newton until ‖∇L‖ ≤ gtol. ``method: none`` skips it
     (timing studies, where only the cost of an iteration is measured): x* and L* are then unknown."""
 
     method: str = spec("newton", choices=("newton", "none"))

@@ -1,6 +1,6 @@
 """The lab's figure style, shared by the claims' and the studies' figures: axes with a title and a
-light grid, a two-panel variant, plain tick labels on log axes, and byte-stable saving (no
-software or date metadata, so that a rebuild writes the same PNG bytes)."""
+light grid, a two-panel variant, plain tick labels on log axes, legends kept off the data, and
+byte-stable saving (no software or date metadata, so that a rebuild writes the same PNG bytes)."""
 from __future__ import annotations
 
 import re
@@ -37,13 +37,97 @@ def axes_pair(title: str, width: float = 11.0):
 
 
 def save(fig, path: Path) -> None:
-    """Lay out, write a byte-stable PNG (no metadata) and close the figure."""
+    """Write plain tick labels on log axes, move a legend that covers data below its panel, lay out,
+    write a byte-stable PNG (no metadata) and close the figure."""
     import matplotlib.pyplot as plt
 
+    for ax in fig.axes:
+        plain_log_labels(ax)
     fig.tight_layout()
+    if any([legend_off_data(ax) for ax in fig.axes]):
+        fig.tight_layout()
+    _place_caption(fig)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, metadata={"Software": None})
     plt.close(fig)
+
+
+def caption(fig, text: str) -> None:
+    """A caption under the figure (notes, what the tags mean), wrapped to the figure's width and
+    placed by :func:`save` below everything else, off the data."""
+    import textwrap
+
+    width = int(fig.get_size_inches()[0] * 17)
+    fig._lab_caption = "\n".join(line for para in str(text).split("\n") for line in textwrap.wrap(para, width))
+
+
+def _place_caption(fig) -> None:
+    text = getattr(fig, "_lab_caption", "")
+    if not text:
+        return
+    w, h = fig.get_size_inches()
+    extra = 0.14 * (text.count("\n") + 1) + 0.12
+    fig.set_size_inches(w, h + extra)
+    fig.tight_layout(rect=(0, extra / (h + extra), 1, 1))
+    fig.text(0.01, 0.04 * extra / (h + extra), text, fontsize=7.5, va="bottom", ha="left")
+
+
+def plain_number(v: float, _pos=None) -> str:
+    """A tick label without ×10ⁿ: 0.01, 1, 300, 1e+05 (plain %g)."""
+    return f"{v:g}"
+
+
+def plain_log_labels(ax) -> None:
+    """On each log axis left with matplotlib's default labels, write the major ticks as plain
+    numbers and leave the minor ticks unlabelled (no "2×10⁰")."""
+    import matplotlib.ticker as mt
+
+    for axis, scale in ((ax.xaxis, ax.get_xscale()), (ax.yaxis, ax.get_yscale())):
+        if scale == "log" and isinstance(axis.get_major_formatter(), mt.LogFormatter):
+            axis.set_major_formatter(mt.FuncFormatter(plain_number))
+            axis.set_minor_formatter(mt.NullFormatter())
+
+
+def _data_points(ax):
+    """Every plotted point of the panel in display coordinates (lines and scatter markers)."""
+    import numpy as np
+
+    pts = []
+    for ln in ax.get_lines():
+        xy = ln.get_transform().transform(np.column_stack(ln.get_data()).astype(float))
+        if len(xy) > 1:  # the segments too, not only the vertices (a fit line has two)
+            t = np.linspace(0.0, 1.0, 16)[:, None, None]
+            xy = (xy[:-1] * (1 - t) + xy[1:] * t).reshape(-1, 2)
+        pts.append(xy)
+    pts += [c.get_offset_transform().transform(c.get_offsets()) for c in ax.collections if len(c.get_offsets())]
+    return np.concatenate(pts) if pts else np.empty((0, 2))
+
+
+def legend_off_data(ax) -> bool:
+    """If the panel's legend covers a plotted point, put it under the panel (the figure grows by
+    the legend's height) and return True."""
+    import numpy as np
+
+    leg = ax.get_legend()
+    if leg is None or getattr(leg, "_lab_moved", False):
+        return False
+    fig = ax.figure
+    fig.canvas.draw()
+    box = leg.get_window_extent()
+    pts = _data_points(ax)
+    pts = pts[np.isfinite(pts).all(axis=1)]
+    inside = (pts[:, 0] >= box.x0) & (pts[:, 0] <= box.x1) & (pts[:, 1] >= box.y0) & (pts[:, 1] <= box.y1)
+    if not inside.any():
+        return False
+    handles, labels = leg.legend_handles, [t.get_text() for t in leg.get_texts()]
+    size = leg.get_texts()[0].get_fontsize() if labels else 8
+    leg.remove()
+    w, h = fig.get_size_inches()
+    fig.set_size_inches(w, h + (box.height / fig.dpi) * (1.0 if len(fig.axes) == 1 else 0.6) + 0.3)
+    new = ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.16), fontsize=size,
+                    ncol=1 if max(map(len, labels), default=0) > 40 else 2, frameon=False)
+    new._lab_moved = True
+    return True
 
 
 def plain_ticks(ax, values) -> None:

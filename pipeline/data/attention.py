@@ -1,8 +1,8 @@
-"""P3 instances (theory P3.1, P3.6): a planted attention regression, or (A1, A2, A3, B) from a file.
+"""P3 instances (docs/theory/p3.md §P3.1, P3.6): a planted attention regression, or (A1, A2, A3, B) from a file.
 
 Every instance is a dict of arrays for :class:`pipeline.problems.AttentionRegression`:
 ``A1``, ``A2``, ``A3`` and ``B`` (n×d), the regulariser weights ``w`` (n×n, w[j0, p] = w_{j0,p}
-of theory P3.1), the ridge ``lam_y`` (a 0-d array) and ``x_true`` (2d²: vec_r(X_true) then
+of docs/theory/p3.md §P3.1), the ridge ``lam_y`` (a 0-d array) and ``x_true`` (2d²: vec_r(X_true) then
 vec_r(Y_true), NaN when unknown, as for a file).
 """
 from __future__ import annotations
@@ -19,9 +19,9 @@ from pipeline.data.regime import REGIMES, spread_scale
 
 @dataclass
 class AttentionData:
-    """P3 planted instance (theory P3.6): A_i = N(0, 1)/√d (n×d), X_true and Y_true with entries
+    """P3 planted instance (docs/theory/p3.md §P3.6): A_i = N(0, 1)/√d (n×d), X_true and Y_true with entries
     uniform in [-x_scale, x_scale] and [-y_scale, y_scale], B = S(X_true)A3Y_true + noise·N(0, 1);
-    regulariser weights w_{j0,p}² = ``w2`` and ridge ``lam_y`` (theory P3.1)."""
+    regulariser weights w_{j0,p}² = ``w2`` and ridge ``lam_y`` (docs/theory/p3.md §P3.1)."""
 
     kind: str = spec("attention", choices=("attention",))
     n: int = spec(16, ge=2)
@@ -32,7 +32,7 @@ class AttentionData:
     w2: float = spec(1e-3, ge=0.0)
     lam_y: float = spec(1e-3, ge=0.0)
     shared_inputs: bool = False   # self-attention: A1 = A2 = A3
-    #: regulariser: X_true as drawn (theory P3.6) | softmax: X_true rescaled so that the mean over rows of
+    #: regulariser: X_true as drawn (docs/theory/p3.md §P3.6) | softmax: X_true rescaled so that the mean over rows of
     #: max − min of the planted scores A1 X_true A2ᵀ is ``spread`` (pipeline/data/regime.py); w2 as given
     regime: str = spec("regulariser", choices=REGIMES)
     spread: float = spec(6.0, gt=0.0)
@@ -42,7 +42,7 @@ class AttentionData:
     def check(node: DictConfig, prefix: str) -> None:
         if node.n < node.d:
             raise ConfigError(f"{prefix}.n", f"must be ≥ {prefix}.d = {node.d} (A_i are n×d of full column rank, "
-                                             f"theory P3.3), got {node.n}")
+                                             f"docs/theory/p3.md §P3.3), got {node.n}")
         # the n×n×d² intermediates of the x-Hessian and the d²×d² Hessian itself
         check_memory(f"{prefix}.n", int(8 * (4 * node.n * node.n * node.d ** 2 + 4 * node.d ** 4)))
 
@@ -75,10 +75,10 @@ def weights(n: int, w2: float) -> np.ndarray:
 
 
 def synthesize_p3(cfg, seed: int) -> dict[str, np.ndarray]:
-    """Planted instance of theory P3.6: A_i = N(0, 1)/√d, X_true and Y_true with entries uniform in
+    """Planted instance of docs/theory/p3.md §P3.6: A_i = N(0, 1)/√d, X_true and Y_true with entries uniform in
     [-x_scale, x_scale] and [-y_scale, y_scale], B = S(X_true) A3 Y_true + noise·N(0, 1).
 
-    ``shared_inputs``: self-attention, A1 = A2 = A3 (the layer input, theory P3.1).
+    ``shared_inputs``: self-attention, A1 = A2 = A3 (the layer input, docs/theory/p3.md §P3.1).
     ``regime: softmax``: X_true rescaled so that the planted score rows spread over ``spread`` units.
     """
     rng = np.random.default_rng(seed)
@@ -122,9 +122,9 @@ def check_attention(arrays: dict[str, np.ndarray], key_prefix: str = "data") -> 
         raise DataError(f"{key_prefix}:A1", f"must be 2-D (n×d), got shape {A1.shape}")
     n, d = A1.shape
     if n < d:
-        raise DataError(f"{key_prefix}:A1", f"needs n ≥ d (full column rank, theory P3.3), got shape {A1.shape}")
+        raise DataError(f"{key_prefix}:A1", f"needs n ≥ d (full column rank, docs/theory/p3.md §P3.3), got shape {A1.shape}")
     for k in REQUIRED[1:]:
         if arrays[k].shape != (n, d):
             raise DataError(f"{key_prefix}:{k}", f"must have shape {(n, d)} to match A1, got {arrays[k].shape}")
     if "w" in arrays and arrays["w"].shape != (n, n):
-        raise DataError(f"{key_prefix}:w", f"must have shape {(n, n)} (w_(j0,p), theory P3.1), got {arrays['w'].shape}")
+        raise DataError(f"{key_prefix}:w", f"must have shape {(n, n)} (w_(j0,p), docs/theory/p3.md §P3.1), got {arrays['w'].shape}")

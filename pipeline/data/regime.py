@@ -2,7 +2,7 @@
 
 Every generator takes ``regime``:
 
-- ``regulariser``: the construction of the theory notes (P1.6, P2.6, P3.6). The weights are large
+- ``regulariser``: the construction of docs/theory/ (p1.md §P1.6, p2.md §P2.6, p3.md §P3.6). The weights are large
   (P1's PD rule w² = C_w + l/σ_min(A)², P2's w² = 20 or 1) and the logits at the optimum stay near
   zero, so ∇²L(x*) is the regulariser's Hessian up to a few per cent: the control.
 - ``softmax``: the same random draws (the same A, the same direction of x_true), with x_true

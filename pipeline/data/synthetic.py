@@ -1,4 +1,4 @@
-"""P1 instance synthesis (theory P1.6, common.md §8).
+"""P1 instance synthesis (docs/theory/p1.md §P1.6).
 
 A = U diag(s) Vᵀ with orthonormal U (n×d) and orthogonal V (d×d); singular values
 s from ‖A‖ = R down to R/κ; optional heavy rows; a target b that is planted,
@@ -23,7 +23,7 @@ from pipeline.data.regime import REGIMES, softmax_w2, spread_scale
 
 @dataclass
 class SyntheticData:
-    """P1 instance generator (theory P1.6): A = U diag(s) Vᵀ, target b, PD weights w."""
+    """P1 instance generator (docs/theory/p1.md §P1.6): A = U diag(s) Vᵀ, target b, PD weights w."""
 
     kind: str = spec("synthetic", choices=("synthetic",))
     n: int = spec(200, ge=2)
@@ -44,7 +44,7 @@ class SyntheticData:
     adversarial_sign: int = spec(1, choices=(1, -1))
     C_w: float = spec(0.25, ge=0.0)               # PD rule w_i² = C_w + l/σ_min(A)² (A3); tight C_w ≥ 0.2405
     l: float = spec(1.0, ge=0.0)
-    #: regulariser: the PD rule above (the theory notes' instance) | softmax: x_true rescaled to a logit
+    #: regulariser: the PD rule above (docs/theory/' instance) | softmax: x_true rescaled to a logit
     #: spread of ``spread`` and w_i² = w2_n2/n², so that the softmax term shapes ∇²L(x*) (pipeline/data/regime.py)
     regime: str = spec("regulariser", choices=REGIMES)
     spread: float = spec(6.0, gt=0.0)             # softmax regime: max − min of A x_true (planted b)
@@ -83,7 +83,7 @@ def softmax_np(u: np.ndarray) -> np.ndarray:
 
 
 def pd_weights(A, C_w: float, l: float) -> np.ndarray:
-    """w_i = sqrt(C_w + l/σ_min(A)²) for every row (theory P1.3, A3)."""
+    """w_i = sqrt(C_w + l/σ_min(A)²) for every row (docs/theory/p1.md §P1.3, A3)."""
     smin = _singular_values(A)[-1]
     w2 = C_w + (l / smin**2 if l > 0 else 0.0)
     return np.full(A.shape[0], np.sqrt(w2))

@@ -1,4 +1,4 @@
-"""P2 instance synthesis (theory P2.6): low-rank A with fast and slow modes, and finite-sum datasets.
+"""P2 instance synthesis (docs/theory/p2.md §P2.6): low-rank A with fast and slow modes, and finite-sum datasets.
 
 Every generator returns arrays for :class:`pipeline.problems.ZOSoftmax`:
 ``A`` (m×N×d), ``b`` (m×N), ``w`` (m×N), ``centre`` (d; zero for P1's
@@ -19,7 +19,7 @@ from pipeline.data.synthetic import softmax_np
 
 @dataclass
 class LowRankData:
-    """P2 low-rank instance (theory P2.6, E2): A = U diag(√λ) Vᵀ with ``fast`` unit modes and ``slow``
+    """P2 low-rank instance (docs/theory/p2.md §P2.6, E2): A = U diag(√λ) Vᵀ with ``fast`` unit modes and ``slow``
     modes at 1/kappa, N = ``rows`` rows, ambient dimension d; b = softmax(A x_true); w² = ``w2``."""
 
     kind: str = spec("lowrank", choices=("lowrank",))
@@ -49,7 +49,7 @@ class LowRankData:
 
 @dataclass
 class FiniteSumData:
-    """P2 finite-sum dataset (theory P2.6, B-sweep): m instances A_k = (G_0 + h G_k)/√N of N = ``rows``
+    """P2 finite-sum dataset (docs/theory/p2.md §P2.6, B-sweep): m instances A_k = (G_0 + h G_k)/√N of N = ``rows``
     rows; ``centred`` regulariser ½w²‖A_k(x - x_true)‖² (interpolation, B4 holds); ``realizable:
     false`` is the control with one shared A and b_k = softmax(A(x_true + noise·ξ_k))."""
 
@@ -90,7 +90,7 @@ def lowrank(cfg, seed: int) -> dict[str, np.ndarray]:
     """E2 construction: A = U diag(√λ) Vᵀ with λ = (1 × fast, 1/kappa × slow), U (rows×k), V (d×k).
 
     With w² large the Hessian at x* is w²AᵀA up to ‖B‖ ≤ 0.31, so r ≈ fast + slow/kappa and
-    κ ≈ kappa on range(V), while d moves freely (theory P2.6). b = softmax(A x_true), ‖x_true‖ = 1.
+    κ ≈ kappa on range(V), while d moves freely (docs/theory/p2.md §P2.6). b = softmax(A x_true), ‖x_true‖ = 1.
     """
     rng = np.random.default_rng(seed)
     N, d, fast, slow = int(cfg.rows), int(cfg.d), int(cfg.fast), int(cfg.slow)
@@ -109,7 +109,7 @@ def lowrank(cfg, seed: int) -> dict[str, np.ndarray]:
 
 
 def finite_sum(cfg, seed: int) -> dict[str, np.ndarray]:
-    """B-sweep construction (theory P2.6): A_k = (G_0 + h G_k)/√N, b_k = softmax(A_k x_true).
+    """B-sweep construction (docs/theory/p2.md §P2.6): A_k = (G_0 + h G_k)/√N, b_k = softmax(A_k x_true).
 
     ``centred``: the regulariser ½w²‖A_k(x - x_true)‖², so every L_k is minimised at x_true with
     value 0 (interpolation; assumption B4 holds). ``realizable: false`` is the control of theory

@@ -16,7 +16,7 @@ from kernels.spectrum import spectral_stats
 
 @dataclass
 class SoftmaxRegression:
-    """P1 instance on a device and dtype; formulas in kernels/softmax.py (theory P1.2), computed by
+    """P1 instance on a device and dtype; formulas in kernels/softmax.py (docs/theory/p1.md §P1.2), computed by
     the resolved kernel ``backend`` (``torch`` or ``triton``, kernels/backend.py)."""
 
     A: Tensor
@@ -72,16 +72,16 @@ class SoftmaxRegression:
         return torch.stack([self.ops.loss(self.A, self.b, self.w, X[:, j]) for j in range(X.shape[1])])
 
     def hessian_parts(self, x: Tensor) -> K.HessianParts:
-        """Diagonal plus rank-2 structure of the Hessian (theory P1.2)."""
+        """Diagonal plus rank-2 structure of the Hessian (docs/theory/p1.md §P1.2)."""
         return self.ops.hessian_parts(self.A, self.b, self.w, x)
 
     def smoothness_bound(self) -> float:
-        """ℓ ≤ ‖A‖²(0.3082 + max w²) for ‖b‖₁ ≤ 1 (theory P1.4)."""
+        """ℓ ≤ ‖A‖²(0.3082 + max w²) for ‖b‖₁ ≤ 1 (docs/theory/p1.md §P1.4)."""
         A = self.A.to_dense() if self.A.layout != torch.strided else self.A
         return K.smoothness_bound(float(torch.linalg.matrix_norm(A, ord=2)), self.w)
 
     def hessian_split(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """(∇²L(x), AᵀW²A): the Hessian and its regulariser part (theory P1.2; pipeline/reference/regime.py)."""
+        """(∇²L(x), AᵀW²A): the Hessian and its regulariser part (docs/theory/p1.md §P1.2; pipeline/reference/regime.py)."""
         return self.hess(x), scaled_gram(self.A, self.w * self.w)
 
     def logits(self, x: Tensor) -> Tensor:
@@ -89,7 +89,7 @@ class SoftmaxRegression:
         return matvec(self.A, x)[None]
 
     def pd_rule(self, x: Tensor) -> bool:
-        """A3 with some l > 0 and the tight C_w: min w_i² > 0.2405 (theory P1.3-P1.4)."""
+        """A3 with some l > 0 and the tight C_w: min w_i² > 0.2405 (docs/theory/p1.md §P1.3-P1.4)."""
         return float((self.w * self.w).min()) > -K.B_LOWER_L1
 
     def stats(self, x: Tensor) -> dict[str, float]:

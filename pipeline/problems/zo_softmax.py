@@ -1,4 +1,4 @@
-"""The P2 softmax loss: an average of P1 losses over m instances, with a batch oracle (theory P2.1)."""
+"""The P2 softmax loss: an average of P1 losses over m instances, with a batch oracle (docs/theory/p2.md §P2.1)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -15,7 +15,7 @@ from kernels.spectrum import NULL_FRACTION, kept_spectrum, spectral_stats
 
 def noise_alpha(hessians: Tensor) -> float:
     """α = 2 λ_max(H̄^{-1/2} ((1/m)Σ H_k² - H̄²) H̄^{-1/2}) on range(H̄): the quadratic model of
-    tr Σ(x)/(L(x) - L*) near an interpolating x* (theory P2.6, B-sweep)."""
+    tr Σ(x)/(L(x) - L*) near an interpolating x* (docs/theory/p2.md §P2.6, B-sweep)."""
     if hessians.shape[0] == 1:
         return 0.0
     Hbar = hessians.mean(0)
@@ -33,7 +33,7 @@ class ZOSoftmax:
 
     ``column_losses(X, batch)`` is the forward pass of zeroth-order solvers: the
     batch loss L(·; 𝓑) at every column of X. ``constants`` holds the instance's
-    constants at x* once measured (ℓ, μ, r, κ, α; theory P2.6).
+    constants at x* once measured (ℓ, μ, r, κ, α; docs/theory/p2.md §P2.6).
     """
 
     A: Tensor
@@ -106,7 +106,7 @@ class ZOSoftmax:
         return self.ops.hessian_vector_product(self.A, self.b, self.w, x, v)
 
     def smoothness_bound(self) -> float:
-        """ℓ ≤ max_k ‖A_k‖²(0.3082 + max w²) for ‖b_k‖₁ ≤ 1 (theory P2.3, B1)."""
+        """ℓ ≤ max_k ‖A_k‖²(0.3082 + max w²) for ‖b_k‖₁ ≤ 1 (docs/theory/p2.md §P2.3, B1)."""
         norm = float(torch.linalg.matrix_norm(self.A, ord=2).max())
         return norm**2 * (B_UPPER_L1 + float((self.w * self.w).max()))
 
@@ -133,7 +133,7 @@ class ZOSoftmax:
         return spectral_stats(self.hess(x))
 
     def instance_constants(self, x_star: Tensor) -> dict[str, float]:
-        """ℓ, μ, r, κ on the kept spectrum of ∇²L(x*) and α of assumption B4 (theory P2.6)."""
+        """ℓ, μ, r, κ on the kept spectrum of ∇²L(x*) and α of assumption B4 (docs/theory/p2.md §P2.6)."""
         Hk = self.hessians(x_star)
         ev = kept_spectrum(Hk.mean(0))
         ell, mu = float(ev[-1]), float(ev[0])

@@ -80,7 +80,7 @@ def _newton_from(problem, starts: list[torch.Tensor], stop: StopRule, solve: str
 
 
 def compute_reference(cfg: DictConfig, arrays: dict[str, np.ndarray]) -> tuple[np.ndarray, float, dict]:
-    """x* by exact Newton with backtracking until ‖∇L‖ ≤ reference.gtol (common.md §5), in float64, and
+    """x* by exact Newton with backtracking until ‖∇L‖ ≤ reference.gtol (docs/theory/README.md, defaults of the checks), in float64, and
     the constants measured there (spectrum, and the regime of :mod:`pipeline.reference.regime`).
 
     Newton starts at 0, or at each of the problem's ``reference_starts(arrays)`` (a non-convex

@@ -1,7 +1,7 @@
 """Instance diagnostics: constants of a problem measured numerically, by a claim or inside a job.
 
 ``hessian_lipschitz``: M̂ = max ‖d/dt ∇²L(x + te)‖ over random (x, e) with ‖x‖ ≤ R and ‖e‖ = 1,
-refined by a local search from the best sample (theory/P1 §P1.6, check C1.5; P1-L4).
+refined by a local search from the best sample (docs/theory/p1.md §P1.6, check C1.5; P1-L4).
 A job asks for it with ``diagnostics.measure=[hessian_lipschitz]``; the radius is ‖A‖ (= R for
 the synthetic instances), as in C1.5.
 """

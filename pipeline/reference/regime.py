@@ -16,7 +16,7 @@ says nothing about the softmax. Every instance therefore reports, next to ℓ, �
   on the path from x0 to x*, beside κ at x*;
 - ``pd_rule_holds`` (1 or 0): whether the paper's sufficient condition for a positive definite
   Hessian everywhere holds — P1's A3 and P2's one-instance bound: min w² > 0.2405 (the tight C_w);
-  P3: w² ≥ 0.3849·max_j osc(g_j) at x* (theory P3.4, l → 0).
+  P3: w² ≥ 0.3849·max_j osc(g_j) at x* (docs/theory/p3.md §P3.4, l → 0).
 
 A problem provides ``hessian_split(x) -> (H, H_reg)``, ``logits(x)`` (rows) and ``pd_rule(x)``.
 """

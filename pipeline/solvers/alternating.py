@@ -1,18 +1,19 @@
-"""The alternating ("iterative greedy") method of P3 (theory P3.5) for attention regression.
+"""The alternating ("iterative greedy") method of P3 (docs/theory/p3.md §P3.5) for attention regression.
 
 One outer iteration, with z = [vec_r(X); vec_r(Y)]:
 
 1. Y-step, exact: Y ← Y*(X) = (MᵀM + (λ_Y/2)I)⁻¹MᵀB, M = S(X)A3 (a convex quadratic in Y);
 2. X-step: one damped Newton step on x = vec_r(X) with Y fixed, x ← x + t·p, ∇²_x p = -∇_x,
-   t from Armijo backtracking on L(·, Y) (the theory's "damping or backtracking if H is not PD
-   away from the optimum"; a non-PD Hessian is handled as in pipeline/solvers/newton.py).
+   t from Armijo backtracking on L(·, Y) (away from the optimum the Hessian need not be PD, and
+   docs/theory/p3.md §P3.5 leaves the safeguard open; a non-PD Hessian is handled as in
+   pipeline/solvers/newton.py).
 
 ``hessian=sketched`` replaces ∇²_x = Σ_j (a_j a_jᵀ) ⊗ K_j by the row sample
 Σ_{j∈𝒮} (a_j a_jᵀ) ⊗ K_j/(s p_j) with p_j = τ_j(A1)/d, the marginal over p of the product
-leverage scores τ_(j,p)(A1 ⊗ A2) = τ_j(A1)τ_p(A2) (theory P3.5); s = ⌈d² ln(d²/δ)/ε0²⌉ as in P1.5.
+leverage scores τ_(j,p)(A1 ⊗ A2) = τ_j(A1)τ_p(A2) (docs/theory/p3.md §P3.5); s = ⌈d² ln(d²/δ)/ε0²⌉ as in P1.5.
 ``scores=uniform`` samples rows uniformly (a control).
 
-The order of the two steps is the theory's reading ([R?], P3.5). The solver records the joint
+The order of the two steps is our reading of the paper ([R?], docs/theory/p3.md §P3.5). The solver records the joint
 loss and gradient after every outer iteration, and in ``Trace.info`` the mean time per outer
 iteration of the forward work (S, the Y-step and ∇_x), of the Hessian build and of the d²×d² solve.
 """
@@ -59,7 +60,7 @@ class XBlock:
 
 
 class Alternating:
-    """Exact Y-step, then a damped Newton step in x = vec_r(X) (theory P3.5); attention regression only."""
+    """Exact Y-step, then a damped Newton step in x = vec_r(X) (docs/theory/p3.md §P3.5); attention regression only."""
 
     name: ClassVar[str] = "alternating"
     paper: ClassVar[str] = "P3"

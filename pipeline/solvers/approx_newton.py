@@ -1,4 +1,4 @@
-"""Approximate Newton with a leverage-score sparsified Hessian (P1, theory P1.5; LSZ23 framework).
+"""Approximate Newton with a leverage-score sparsified Hessian (P1, docs/theory/p1.md §P1.5; LSZ23 framework).
 
 Each iteration samples the diagonal part D = B_diag + w∘w of the Hessian by
 leverage scores of √D·A, adds the rank-2 part βppᵀ − spᵀ − psᵀ exactly, and
@@ -43,7 +43,7 @@ class ApproxNewtonParams:
 
 
 def sparsified_hessian(A: Tensor, parts, sample: sketch.RowSample) -> Tensor:
-    """H̃ = Aᵀ diag(D̃) A + β p pᵀ − s pᵀ − p sᵀ, touching only the sampled rows of A (theory P1.5)."""
+    """H̃ = Aᵀ diag(D̃) A + β p pᵀ − s pᵀ − p sᵀ, touching only the sampled rows of A (docs/theory/p1.md §P1.5)."""
     rows = row_block(A, sample.rows)
     sp = torch.outer(parts.s, parts.p)
     return rows.T @ (sample.weights.unsqueeze(1) * rows) + parts.beta * torch.outer(parts.p, parts.p) - sp - sp.T
@@ -51,7 +51,7 @@ def sparsified_hessian(A: Tensor, parts, sample: sketch.RowSample) -> Tensor:
 
 def leverage(A: Tensor, D: Optional[Tensor], scores: str, generator: torch.Generator, delta: float,
              jl_cols: Optional[int] = None) -> Tensor:
-    """τ_i(√D·A) (or τ_i(A) for D = None), exact by QR or sketched in O(nnz(A)) (common.md §4)."""
+    """τ_i(√D·A) (or τ_i(A) for D = None), exact by QR or sketched in O(nnz(A)) (docs/theory/p1.md §P1.5)."""
     root = None if D is None else D.sqrt()
     if scores == "exact":
         M = A if root is None else (A * root.unsqueeze(1) if A.layout == torch.strided
@@ -72,7 +72,7 @@ def sampling_probabilities(A: Tensor, D: Tensor, scores: str, generator: torch.G
 
 def approx_newton_direction(A: Tensor, parts, g: Tensor, p: ApproxNewtonParams, s: int,
                             rng: torch.Generator, cache: dict) -> tuple[Tensor, int, int]:
-    """−H̃⁻¹∇L for one iteration of theory P1.5, from the Hessian parts at the current point.
+    """−H̃⁻¹∇L for one iteration of docs/theory/p1.md §P1.5, from the Hessian parts at the current point.
 
     Returns the direction, the number of distinct rows of A touched by H̃, and the number of
     leverage-score sketches computed. ``cache`` keeps τ(A) between iterations when
@@ -120,7 +120,7 @@ class ApproxNewton:
             oracle.calls["hessian_parts"] += 1
             if float(parts.D.min()) <= 0:
                 return rec.fail(x, DIVERGED, f"diagonal part D has a non-positive entry at iteration {k} "
-                                             "(needs min w² > 0.22, theory P1.5)")
+                                             "(needs min w² > 0.22, docs/theory/p1.md §P1.5)")
             direction, touched, sketches = approx_newton_direction(A, parts, g, p, s, g_rng, cache)
             oracle.calls["sketch"] += sketches
             oracle.calls["rows_touched"] += touched

@@ -20,6 +20,7 @@ from torch import Tensor
 FINISHED = "finished"
 DIVERGED = "diverged"
 MAX_ITER = "max_iter"
+STALLED = "stalled"  # no new lowest loss for ``patience`` iterations: the stop rule is out of the method's reach
 STOPPED = "stopped"  # ended by the method's own criterion before the stop rule was met
 
 
@@ -27,7 +28,8 @@ STOPPED = "stopped"  # ended by the method's own criterion before the stop rule 
 class StopRule:
     """Stop when (L - L*)/(L0 - L*) ≤ eps (if eps and L* are known), ‖∇L‖ ≤ gtol, or at max_iter / max_time_s;
     end as diverged on a non-finite loss or gradient, a loss above blowup·(|L0| + 1), or a step
-    ‖x_{k+1} − x_k‖ above max_step."""
+    ‖x_{k+1} − x_k‖ above max_step; end as stalled when the lowest loss so far is ``patience``
+    iterations old (0: never)."""
 
     eps: Optional[float] = 1e-8
     gtol: float = 0.0
@@ -36,6 +38,7 @@ class StopRule:
     f_star: Optional[float] = None
     blowup: float = 1e8
     max_step: float = math.inf
+    patience: int = 0
 
 
 @dataclass
@@ -124,7 +127,7 @@ class Trace:
 
     def log_linearity(self, hi: float = 1e-2, lo: float = 1e-6) -> Optional[float]:
         """R² of the least-squares line through log(gap) against t between gaps ``hi`` and ``lo``
-        (1 for an exactly linear rate; theory P2.6, criterion iv). None with fewer than 3 points."""
+        (1 for an exactly linear rate; docs/theory/p2.md §P2.6, criterion iv). None with fewer than 3 points."""
         t = self.iterations_to_eps([hi, lo])
         a, b = t[f"{hi:g}"], t[f"{lo:g}"]
         if a is None or b is None:
@@ -161,6 +164,7 @@ class Recorder:
         self._gap0: Optional[float] = None
         self._loss0: Optional[float] = None
         self._x_prev: Optional[Tensor] = None
+        self._best = (math.inf, 0)  # lowest loss so far and its iteration
 
     def elapsed(self) -> float:
         return time.perf_counter() - self._t0 - self._excluded
@@ -224,6 +228,12 @@ class Recorder:
             return True
         if rec.grad_norm <= st.gtol:
             tr.status, tr.message = FINISHED, f"gradient norm ≤ {st.gtol:g}"
+            return True
+        if rec.loss < self._best[0]:
+            self._best = (rec.loss, rec.iteration)
+        elif st.patience and rec.iteration - self._best[1] >= st.patience:
+            tr.status, tr.message = STALLED, (f"no loss below {self._best[0]:.6e} (iteration {self._best[1]}) "
+                                              f"in the last {st.patience} iterations")
             return True
         if rec.iteration >= st.max_iter:
             tr.status, tr.message = MAX_ITER, f"reached max_iter = {st.max_iter}"

@@ -36,7 +36,7 @@ class GDParams:
     name: str = "gd"
     label: str = "gd"
     step: str = spec("inverse_ell", choices=("inverse_ell", "armijo"))
-    ell: str = spec("measured", choices=("measured", "bound"))  # bound: ‖A‖²(0.3082 + max w²), theory P1.4
+    ell: str = spec("measured", choices=("measured", "bound"))  # bound: ‖A‖²(0.3082 + max w²), docs/theory/p1.md §P1.4
     ell_scale: float = spec(1.0, gt=0.0)
     c1: float = spec(1e-4, gt=0.0, lt=1.0)
     shrink: float = spec(0.5, gt=0.0, lt=1.0)
@@ -48,7 +48,7 @@ class GradientDescent:
 
     ``step=inverse_ell``: η = 1/ℓ with ℓ = λ_max(∇²L(x0)) measured by power
     iteration (``ell=measured``) or the global bound ‖A‖²(0.3082 + max w²) of
-    theory P1.4 (``ell=bound``), times ``ell_scale``. ``step=armijo``: backtracking
+    docs/theory/p1.md §P1.4 (``ell=bound``), times ``ell_scale``. ``step=armijo``: backtracking
     from the previous accepted step times ``grow``.
     """
 

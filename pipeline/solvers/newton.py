@@ -1,4 +1,4 @@
-"""Newton's method with the exact Hessian and Armijo backtracking (common.md §5)."""
+"""Newton's method with the exact Hessian and Armijo backtracking (docs/theory/README.md, defaults of the checks)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -39,7 +39,7 @@ def newton_direction(H: Tensor, g: Tensor) -> Tensor:
 def pinv_direction(H: Tensor, g: Tensor, rcond: float = 1e-9) -> Tensor:
     """p = -H⁺g on the eigenvalues above rcond·max|λ| (a least-squares step for a singular Hessian).
 
-    For a low-rank instance (theory P2.6) the loss is flat along the null space,
+    For a low-rank instance (docs/theory/p2.md §P2.6) the loss is flat along the null space,
     the gradient lies in the range, and the step leaves the null space alone.
     """
     ev, V = torch.linalg.eigh(0.5 * (H + H.T))

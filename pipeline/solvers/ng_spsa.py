@@ -1,5 +1,5 @@
 """nevergrad's SPSA optimiser (Spall's classical gains) behind the solver contract: a zeroth-order
-baseline for ZO-SGD (theory P2.5), counted in forward passes at the same budget of loss evaluations.
+baseline for ZO-SGD (docs/theory/p2.md §P2.5), counted in forward passes at the same budget of loss evaluations.
 
 nevergrad 1.0.12 (``nevergrad.optimizers.SPSA``) runs, in its standardized space θ (here
 x = x0 + scale·θ, θ_0 = 0), with Rademacher perturbations δ_k ∈ {±1}^d:

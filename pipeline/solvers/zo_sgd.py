@@ -1,4 +1,4 @@
-"""ZO-SGD with the n-SPSA gradient estimate (theory P2.5): forward passes only.
+"""ZO-SGD with the n-SPSA gradient estimate (docs/theory/p2.md §P2.5): forward passes only.
 
     x_{t+1} = x_t - η ĝ_n(x_t; 𝓑_t),   𝓑_t: B instance indices drawn with replacement (m = 1: full)
 
@@ -8,7 +8,7 @@ and γ = (dr + d - 2)/(n(d + 2)) + 1 for spherical perturbations, and ℓ, μ, r
 
 The solver itself calls only the batch loss (counted as forward passes, 2n per
 iteration). The full loss and gradient at every iterate are monitoring for
-the trace (the loss gap Δ_t of theory P2.6); they are not counted and their
+the trace (the loss gap Δ_t of docs/theory/p2.md §P2.6); they are not counted and their
 time is excluded from the solver's time.
 """
 from __future__ import annotations
@@ -65,7 +65,7 @@ def theory_constants(oracle, x0: Tensor) -> dict[str, float]:
 
 
 class ZOSGD:
-    """ZO-SGD with n-SPSA (theory P2.5); batched or memory-light (seeded) estimator."""
+    """ZO-SGD with n-SPSA (docs/theory/p2.md §P2.5); batched or memory-light (seeded) estimator."""
 
     name: ClassVar[str] = "zo_sgd"
     paper: ClassVar[str] = "P2"
@@ -76,7 +76,7 @@ class ZOSGD:
         self.params = params or ZOSGDParams(**kw)
 
     def settings(self, oracle, x0: Tensor) -> dict[str, float]:
-        """The step η and the constants behind it (theory P2.4), as recorded in the trace."""
+        """The step η and the constants behind it (docs/theory/p2.md §P2.4), as recorded in the trace."""
         p = self.params
         m = int(getattr(oracle, "m", 1))
         stochastic = p.batch is not None and m > 1

@@ -106,15 +106,13 @@ def _draw_group(ax, sub, fits, study, group, c, m, xgrid, panel: str = ""):
     return None
 
 
-def _draw_references(ax, study, xgrid, note: bool = True) -> None:
+def _draw_references(ax, study, xgrid) -> None:
     for k, ref in enumerate(study.get("references", [])):
         ax.plot(xgrid, ref.coef * xgrid**ref.slope, color="black", lw=1.0, ls=(0, (4, 2 + 2 * k)), label=ref.label)
     if study.get("fit_x_min") is not None:
         ax.axvline(float(study.fit_x_min), color="gray", lw=0.8, ls=":")
         ax.scatter([], [], facecolors="none", edgecolors="gray", s=22,
                    label=f"hollow: left out of the fit (x < {float(study.fit_x_min):g})")
-    if note and study.get("note"):
-        ax.text(0.02, 0.98, study.note, transform=ax.transAxes, fontsize=7.5, va="top")
 
 
 def _x_ticks(ax, xs_all) -> None:
@@ -180,14 +178,13 @@ def draw(df, fits, study, path: Path) -> None:
                                 xgrid, panel)
             if floor is not None:
                 floors.append(floor)
-        _draw_references(ax, study, xgrid, note=len(panels) == 1)
+        _draw_references(ax, study, xgrid)
         _finish(ax, study, floors, xs_all, P.title(study, panel, part) if len(panels) > 1 or panel else "",
                 part[study.y].to_numpy(float))
     if len(panels) > 1 or panels[0]:
-        import textwrap
-
-        note = "\n".join(textwrap.wrap(study.note, 110 * len(panels))) if len(panels) > 1 and study.get("note") else ""
-        fig.suptitle((study.title or study.name) + (f"\n{note}" if note else ""), fontsize=11 if not note else 10)
+        fig.suptitle(study.title or study.name, fontsize=11)
+    if study.get("note"):
+        style.caption(fig, study.note)
     style.save(fig, path)
 
 

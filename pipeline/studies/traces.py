@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from pipeline.core import style
 from pipeline.studies import panels as P
 
 EPS_SHOWN = ("1e-08",)
@@ -110,9 +111,6 @@ def draw(df, table, study, path: Path) -> None:
     for row in axes:
         row[0].set_ylabel(study.y_label or study.y)
     if study.get("note"):
-        fig.text(0.01, 0.005, study.note, fontsize=7.5, va="bottom")
+        style.caption(fig, study.note)
     fig.suptitle(study.title or study.name, fontsize=11)
-    fig.tight_layout(rect=(0, 0.04 if study.get("note") else 0, 1, 1))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, metadata={"Software": None})
-    plt.close(fig)
+    style.save(fig, path)

@@ -1,4 +1,4 @@
-"""kernels/attention.py against loops, finite differences and torch.autograd (theory P3.1, P3.2, P3.6)."""
+"""kernels/attention.py against loops, finite differences and torch.autograd (docs/theory/p3.md §P3.1, P3.2, P3.6)."""
 from __future__ import annotations
 
 import math

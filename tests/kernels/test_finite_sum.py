@@ -154,7 +154,7 @@ def test_instance_gradients_average_to_the_gradient(m, case, with_centre):
     close(G[k], fs_gradient(A[k:k + 1], b[k:k + 1], w[k:k + 1], x, c), 1e-12)
 
 
-# --- the centred (interpolating) construction of theory P2.6 -------------------------------------------------
+# --- the centred (interpolating) construction of docs/theory/p2.md §P2.6 -------------------------------------------------
 
 
 @pytest.mark.parametrize("m, N, d, seed", [(1, 12, 10, 0), (100, 12, 10, 1), (5, 30, 4, 2)])

@@ -1,4 +1,4 @@
-"""kernels/sketch.py: leverage scores, CountSketch, row sampling (common.md §4)."""
+"""kernels/sketch.py: leverage scores, CountSketch, row sampling (docs/theory/p1.md §P1.5)."""
 from __future__ import annotations
 
 import math

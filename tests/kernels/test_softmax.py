@@ -1,4 +1,4 @@
-"""kernels/softmax.py against torch.autograd on generated shapes and points (theory P1.2)."""
+"""kernels/softmax.py against torch.autograd on generated shapes and points (docs/theory/p1.md §P1.2)."""
 from __future__ import annotations
 
 import math

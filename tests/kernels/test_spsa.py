@@ -1,4 +1,4 @@
-"""kernels/spsa.py: perturbations, the batched and seeded n-SPSA estimates, their moments and γ (theory P2.2)."""
+"""kernels/spsa.py: perturbations, the batched and seeded n-SPSA estimates, their moments and γ (docs/theory/p2.md §P2.2)."""
 from __future__ import annotations
 
 import math
@@ -228,7 +228,7 @@ def test_gamma_formulas():
 
 @pytest.mark.parametrize("d, n", [(6, 1), (20, 4), (100, 16)])
 def test_gamma_bounds_the_exact_quadratic_form_and_is_tight_for_identity(d, n):
-    """E[ĝ_nᵀHĝ_n] (theory P2.2, exact formulas) ≤ ℓγ‖u‖² with r = tr H/‖H‖, with equality when H = I."""
+    """E[ĝ_nᵀHĝ_n] (docs/theory/p2.md §P2.2, exact formulas) ≤ ℓγ‖u‖² with r = tr H/‖H‖, with equality when H = I."""
     for kind in S.KINDS:
         assert S.gamma(kind, d, n, d) == pytest.approx(SECOND_MOMENT[kind](d, n), rel=1e-14)
     g = torch.Generator().manual_seed(d + n)

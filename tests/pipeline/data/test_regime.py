@@ -1,5 +1,5 @@
 """Instance regimes (pipeline/data/regime.py, pipeline/reference/regime.py): the regulariser regime is the
-theory notes' instance byte for byte, the softmax regime is measurably not a quadratic."""
+instance of the checks in docs/theory/ byte for byte, the softmax regime is measurably not a quadratic."""
 from __future__ import annotations
 
 import hashlib
@@ -87,7 +87,7 @@ def test_softmax_preset_is_far_from_a_quadratic_on_its_default_sizes(kind, over)
 
 @pytest.mark.parametrize("kind,over", [("synthetic", {}), ("lowrank", {}), ("finite_sum", {"heterogeneity": 0.5})])
 def test_regulariser_preset_of_p1_and_p2_is_nearly_a_quadratic(kind, over):
-    """The control: the theory notes' instances of P1 and P2 have the regulariser's curvature at x*."""
+    """The control: docs/theory/' instances of P1 and P2 have the regulariser's curvature at x*."""
     c = constants(kind, **over)
     assert c["softmax_share"] < 0.05 and c["quadratic_error"] < 0.01 and c["pd_rule_holds"] == 1.0, c
 

@@ -1,4 +1,4 @@
-"""P1 instance synthesis (theory P1.6): spectrum, targets, PD weights, determinism, cache."""
+"""P1 instance synthesis (docs/theory/p1.md §P1.6): spectrum, targets, PD weights, determinism, cache."""
 from __future__ import annotations
 
 import numpy as np

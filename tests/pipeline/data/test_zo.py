@@ -1,4 +1,4 @@
-"""P2 instances (theory P2.6): the low-rank spectrum is set by (fast, slow, kappa) whatever d is; the
+"""P2 instances (docs/theory/p2.md §P2.6): the low-rank spectrum is set by (fast, slow, kappa) whatever d is; the
 finite sum interpolates at x_true when centred and not when the data are not realizable."""
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def test_lowrank_spectrum_does_not_move_with_d(d):
     prob = ZOSoftmax.from_arrays(arr)
     c = prob.instance_constants(reference(prob))
     assert c["rank"] == 10 and c["alpha"] == 0.0
-    # w² = 20 dominates ‖B‖ ≤ 0.31, so r ≈ fast + slow/kappa and κ ≈ kappa (theory P2.6, within 1.5%)
+    # w² = 20 dominates ‖B‖ ≤ 0.31, so r ≈ fast + slow/kappa and κ ≈ kappa (docs/theory/p2.md §P2.6, within 1.5%)
     assert c["effective_rank"] == pytest.approx(4 + 6 / 25, rel=0.02)
     assert c["kappa"] == pytest.approx(25.0, rel=0.03)
     assert c["ell"] == pytest.approx(20.0, rel=0.02)

@@ -33,7 +33,7 @@ def p1_problem():
 
 def p3_problem():
     """A small planted attention regression (n = 8, d = 2); x* by Newton from the planted point and a
-    start at distance 0.05 (P3's claim is local, theory P3.7 item 4)."""
+    start at distance 0.05 (P3's claim is local, docs/theory/p3.md §P3.7 item 4)."""
     arr = synthesize_p3(OmegaConf.structured(AttentionData(n=8, d=2, w2=1e-2, lam_y=1e-2)), seed=5)
     prob = AttentionRegression.from_arrays(arr)
     ref = make_solver({"name": "newton"}).run(CountingOracle(prob), torch.as_tensor(arr["x_true"]),

@@ -19,7 +19,7 @@ from tests.conftest import compose
 
 @pytest.fixture(scope="module")
 def p2():
-    """A small P2 low-rank instance (theory P2.6, E2) with L* from Newton with least-squares steps."""
+    """A small P2 low-rank instance (docs/theory/p2.md §P2.6, E2) with L* from Newton with least-squares steps."""
     prob = ZOSoftmax.from_arrays(lowrank(OmegaConf.structured(LowRankData(d=20, rows=100)), 0))
     x0 = torch.zeros(20, dtype=torch.float64)
     ref = make_solver({"name": "newton", "solve": "pinv"}).run(CountingOracle(prob), x0,

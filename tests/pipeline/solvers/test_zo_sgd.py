@@ -1,4 +1,4 @@
-"""ZO-SGD (theory P2.5): the theory step, forward-pass accounting, batches, and the rate of P2-Thm."""
+"""ZO-SGD (docs/theory/p2.md §P2.5): the theory step, forward-pass accounting, batches, and the rate of P2-Thm."""
 from __future__ import annotations
 
 import math
@@ -50,7 +50,7 @@ def test_theory_step_and_deterministic_rate(small, kind, n):
     c = prob.constants
     gamma = spsa.gamma(kind, c["effective_rank"], n, prob.dim)
     assert tr.info["gamma"] == pytest.approx(gamma) and tr.info["eta"] == pytest.approx(1 / (c["ell"] * gamma))
-    assert tr.info[f"gamma_{kind}"] == tr.info["gamma"]  # both kinds' γ are recorded (theory P2.7, item 1)
+    assert tr.info[f"gamma_{kind}"] == tr.info["gamma"]  # both kinds' γ are recorded (docs/theory/p2.md §P2.7, item 1)
     assert tr.info["gamma_gaussian"] == pytest.approx(1 + (c["effective_rank"] + 1) / n)
     assert tr.status == FINISHED and o.calls["forward"] == 2 * n * tr.iterations and o.calls["grad"] == 0
     T = tr.iterations_per_decade()
