@@ -36,7 +36,8 @@ def test_quick_timing_fits_have_at_least_five_sizes_above_their_floor():
     assert [float(v) for v in grid["density"].split(",")] == q1["cost_densities"]
 
 
-def test_quick_p3_claim_times_the_sizes_of_its_studies():
-    q3 = P3_SIZES["quick"]
+
+def test_quick_p3_studies_fit_at_least_five_sizes_above_the_claims_floor():
     grid = lambda name, key: [int(v) for v in study(name)["grid"]["quick"][key].split(",")]  # noqa: E731
-    assert grid("p3_cost", "n") == q3["p3_cost_ns"] and grid("p3_cost_d", "d") == q3["p3_cost_ds"]
+    assert sum(n >= p3_cost.N_FIT_MIN for n in grid("p3_cost", "n")) >= 5
+    assert sum(d >= p3_cost.D_FIT_MIN for d in grid("p3_cost_d", "d")) >= 5
