@@ -20,6 +20,7 @@ from pipeline.tracking.client import client, code_version, ensure_store, experim
 from pipeline.tracking.lifecycle import finished_run, process_tags, reap_orphans, restore_files
 
 MAX_METRICS_PER_BATCH = 1000
+DATASET_ATTEMPTS = 5  # logging an instance that another worker is logging at the same moment: see MlflowRun.dataset
 MAX_PARAMS_PER_BATCH = 100
 
 
@@ -93,11 +94,24 @@ class MlflowRun:
     def dataset(self, name: str, digest: str, source: str, profile: Mapping[str, Any]) -> None:
         """An MLflow dataset input (context ``instance``): runs on the same instance share its name and digest."""
         from mlflow.entities import Dataset, DatasetInput, InputTag
+        from mlflow.exceptions import MlflowException
 
         clean = {k: (v if not isinstance(v, float) or math.isfinite(v) else str(v)) for k, v in profile.items()}
         ds = Dataset(name=name[:500], digest=digest[:36], source_type="local", source=json.dumps({"uri": source}),
                      profile=json.dumps(clean, sort_keys=True))
-        self.client.log_inputs(self.run_id, datasets=[DatasetInput(ds, [InputTag("mlflow.data.context", "instance")])])
+        inputs = [DatasetInput(ds, [InputTag("mlflow.data.context", "instance")])]
+        for attempt in range(DATASET_ATTEMPTS):
+            try:
+                self.client.log_inputs(self.run_id, datasets=inputs)
+                return
+            except MlflowException as exc:
+                # two workers that log the same new instance at once both insert its row: the second
+                # insert fails on the unique key, and the retry finds the row and links to it
+                if "UNIQUE constraint" not in str(exc) and "unique constraint" not in str(exc).lower():
+                    raise
+                if attempt == DATASET_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
 
     def end(self, status: str = "FINISHED") -> None:
         if not self._closed:

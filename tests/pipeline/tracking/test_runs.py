@@ -121,3 +121,34 @@ def test_plot_attaches_each_claim_figure_to_its_claim_run(lab_root, store_uri):
     assert main(plot, argv=[f"hydra.run.dir={lab_root}/plot"], extra_check=None) == 0
     assert [a.path for a in store(store_uri).list_artifacts(ids["C1.3"])] == ["C1.3.png"]
     assert store(store_uri).list_artifacts(ids["C1.1"]) == []  # C1.1 has no figure
+
+
+def test_two_workers_logging_one_new_instance_at_once_both_get_it(store_uri, monkeypatch):
+    """The insert race of two workers (UNIQUE constraint on the dataset row, seen with two joblib workers
+    on one SQLite store) is retried, and both runs link the one dataset; any other error propagates."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    real, calls = MlflowClient.log_inputs, []
+
+    def racing(self, run_id, datasets=None, models=None):
+        calls.append(run_id)
+        if len(calls) == 1:
+            raise MlflowException("(sqlite3.IntegrityError) UNIQUE constraint failed: datasets.experiment_id, ...")
+        return real(self, run_id, datasets=datasets, models=models)
+
+    monkeypatch.setattr(MlflowClient, "log_inputs", racing)
+    s = sink(compose([f"tracking.uri={store_uri}", "tracking.experiment=race"]).tracking)
+    s.open()
+    for name in ("a", "b"):
+        with s.run(name, {}) as run:
+            run.dataset("inst", "0123abcd", "/tmp/inst.npz", {"kappa": 1.0})
+    runs = runs_of(store_uri, "race")
+    assert len(calls) == 3 and all(r.inputs.dataset_inputs[0].dataset.digest == "0123abcd" for r in runs)
+
+    def broken(self, run_id, datasets=None, models=None):
+        raise MlflowException("RESOURCE_DOES_NOT_EXIST: no such run")
+
+    monkeypatch.setattr(MlflowClient, "log_inputs", broken)
+    with pytest.raises(MlflowException, match="no such run"), s.run("c", {}) as run:
+        run.dataset("inst", "0123abcd", "/tmp/inst.npz", {})
