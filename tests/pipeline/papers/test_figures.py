@@ -18,10 +18,12 @@ EXPECTED = {"p1": ["C1.3", "C1.4", "C1.5", "C1.6", "C1.7", "C1.9"],
             "p3": ["C3.5", "C3.6", "C3.7", "C3.9", "C3.10", "C3.11"]}
 
 
-def committed_rows() -> dict[str, dict]:
-    rows = {}
+def committed_rows() -> dict[str, list[dict]]:
+    """The committed verdict rows per claim: one row, or one per instance regime."""
+    rows: dict[str, list[dict]] = {}
     for name in ("verdicts.json", "timing_verdicts.json"):
-        rows.update({v["claim"]: v for v in json.loads((PROJECT / "results" / "verify" / name).read_text())})
+        for v in json.loads((PROJECT / "results" / "verify" / name).read_text()):
+            rows.setdefault(v["claim"], []).append(v)
     return rows
 
 
@@ -42,8 +44,12 @@ def test_a_papers_figures_are_registered_from_its_figures_module(paper):
 
 @pytest.mark.parametrize("cid", [c for ids in EXPECTED.values() for c in ids])
 def test_each_figure_is_drawn_from_its_verdict(tmp_path, cid):
+    """Every verdict row of the claim (one per regime for a claim judged per regime) draws its figure,
+    named as the verify stage names it, at the size of the committed one."""
     papers.load()
-    name = f"{cid}{'_timing' if papers.CLAIMS[cid].timing else ''}.png"
-    drawn = tmp_path / "figures" / name
-    papers.figure_of(cid)(committed_rows()[cid], drawn)
-    assert drawn.is_file() and png_size(drawn) == png_size(PROJECT / "results" / "figures" / name)
+    suffix = "_timing" if papers.CLAIMS[cid].timing else ""
+    for row in committed_rows()[cid]:
+        name = f"{papers.slug(row)}{suffix}.png"
+        drawn = tmp_path / "figures" / name
+        papers.figure_of(cid)(row, drawn)
+        assert drawn.is_file() and png_size(drawn) == png_size(PROJECT / "results" / "figures" / name), name
