@@ -70,7 +70,8 @@ def test_sizes_of_every_paper_make_one_profile_node_and_a_clash_is_refused(scrat
     names = {f.name for f in dataclasses.fields(schema)}
     assert {"gradient_points", "zo_bias_draws", "p3_points"} <= names
     quick, full = papers.profile_sizes(schema, "quick"), papers.profile_sizes(schema, "full")
-    assert quick.pd_points == 300 and full.pd_points == 1000 and quick.p3_cost_ds == [4, 6, 8, 12, 16]
+    assert quick.pd_points == 300 and full.pd_points == 1000 and quick.p3_cost_ds == [8, 12, 16, 24, 32, 48]
+    assert full.p3_cost_ds == [8, 12, 16, 24, 32, 48, 64]  # a paper's default is its full size
 
     @dataclasses.dataclass
     class Clash:
