@@ -1,4 +1,7 @@
-"""``python -m pipeline.verify [claims=[C1.1,C1.4]] [profile=full]``: run the claims' checks.
+"""``python -m pipeline.verify [claims=[C1.1,C1.4]] [profile=full] [jobs=2]``: run the claims' checks.
+
+``jobs`` > 1 runs the checks that are not wall-clock in that many worker processes (the wall-clock ones
+then run alone); every check runs on ``threads`` threads, so the verdicts are the same for any ``jobs``.
 
 Writes ``<results_dir>/verify/verdicts.json``, ``verdicts.csv`` and ``verdicts.md`` (the ledger's
 rows in the registry's order, each with its pass criterion, verdict and slack; byte-stable),
@@ -23,7 +26,7 @@ from pathlib import Path
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from pipeline import papers, tracking
+from pipeline import job, papers, tracking
 from pipeline.cli import main as front_door
 from pipeline.core.errors import ConfigError
 from pipeline.core.records import VERDICT_DIGITS, flatten, ledger_key, round_floats, study_tags, write_json
@@ -134,25 +137,74 @@ def mirror(sink: Sink, parent: Run, cfg: DictConfig, row: dict) -> str | None:
         return run.run_id
 
 
+def context(cfg: DictConfig) -> papers.Context:
+    """The checks' context: the profile's sizes, seed, dtype, device and where the study tables are."""
+    return papers.Context(sizes=cfg.profile.verify, seed=int(cfg.seed), dtype=getattr(torch, cfg.dtype),
+                          device=torch.device(cfg.device), results_dir=Path(cfg.results_dir))
+
+
+def judge(ctx: papers.Context, cid: str, regime: str | None) -> dict:
+    """One verdict of a claim (one regime of a claim judged per regime): its rounded record with the seconds
+    it took."""
+    t0 = time.perf_counter()
+    v = papers.CLAIMS[cid].run(dataclasses.replace(ctx, regime=regime))
+    row = round_floats(v.as_dict())
+    row["slack"] = papers.round_down(v.slack, VERDICT_DIGITS)  # toward zero: still ≥ 1 exactly on a pass
+    row["seconds"] = time.perf_counter() - t0
+    return row
+
+
+def _worker(container: dict, threads: int, cid: str, regime: str | None) -> dict:
+    """A verdict computed in a worker process (``jobs`` > 1): the same context, rebuilt from the config."""
+    job.limit_threads(threads)
+    papers.load()
+    return judge(context(OmegaConf.create(container)), cid, regime)
+
+
 def check_all(cfg: DictConfig, ids: list[str], sink: Sink, parent: Run) -> list[dict]:
-    """Run each claim's check; its rounded verdict record, with the seconds it took and its run id."""
-    ctx = papers.Context(sizes=cfg.profile.verify, seed=int(cfg.seed), dtype=getattr(torch, cfg.dtype),
-                         device=torch.device(cfg.device), results_dir=Path(cfg.results_dir))
-    rows = []
-    for cid in ids:
-        claim = papers.CLAIMS[cid]
-        for regime in claim.regimes or (None,):
-            t0 = time.perf_counter()
-            v = claim.run(dataclasses.replace(ctx, regime=regime))
-            row = round_floats(v.as_dict())
-            row["slack"] = papers.round_down(v.slack, VERDICT_DIGITS)  # toward zero: still ≥ 1 exactly on a pass
-            row["seconds"] = time.perf_counter() - t0
-            row["mlflow_run_id"] = mirror(sink, parent, cfg, row)
-            rows.append(row)
-            print(f"{papers.label(row):6s} {row['verdict']:4s}  measured {fmt(v.measured)} ({v.measured_label}); "
-                  f"bound {fmt(v.bound) if v.bound is not None else v.bound_label}; tight {fmt(v.tight)} "
-                  f"[{row['seconds']:.1f} s]")
-    return rows
+    """Run each claim's check; its rounded verdict record, with the seconds it took and its run id.
+
+    Every check runs on ``threads`` torch/BLAS threads, so that a verdict does not depend on ``jobs``.
+    With ``jobs`` > 1 the checks that are not wall-clock run in that many worker processes, the longest
+    first (by the seconds of the previous run, ``timing_verify.json``); the wall-clock checks then run
+    one at a time in this process, with the machine to themselves. The rows come back in ledger order."""
+    job.limit_threads(int(cfg.threads))
+    ctx = context(cfg)
+    tasks = [(cid, regime) for cid in ids for regime in papers.CLAIMS[cid].regimes or (None,)]
+    rows: dict[tuple, dict] = {}
+
+    def done(key: tuple, row: dict) -> None:
+        row["mlflow_run_id"] = mirror(sink, parent, cfg, row)
+        rows[key] = row
+        print(f"{papers.label(row):6s} {row['verdict']:4s}  measured {fmt(row['measured'])} ({row['measured_label']}); "
+              f"bound {fmt(row['bound']) if row['bound'] is not None else row['bound_label']}; tight {fmt(row['tight'])} "
+              f"[{row['seconds']:.1f} s]", flush=True)
+
+    pooled = [t for t in tasks if not papers.CLAIMS[t[0]].timing] if int(cfg.jobs) > 1 else []
+    if len(pooled) > 1:
+        import concurrent.futures
+        import multiprocessing
+
+        before = previous_seconds(Path(cfg.results_dir) / "verify")
+        pooled.sort(key=lambda t: -before.get(papers.label({"claim": t[0], "regime": t[1]}), math.inf))
+        container = OmegaConf.to_container(cfg, resolve=True)
+        with concurrent.futures.ProcessPoolExecutor(int(cfg.jobs), mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = {pool.submit(_worker, container, int(cfg.threads), *t): t for t in pooled}
+            for f in concurrent.futures.as_completed(futures):
+                done(futures[f], f.result())
+    for t in tasks:
+        if t not in rows:
+            done(t, judge(ctx, *t))
+    return [rows[t] for t in tasks]
+
+
+def previous_seconds(out_dir: Path) -> dict[str, float]:
+    """Seconds per verdict label of the previous run (``timing_verify.json``; empty when there is none)."""
+    path = out_dir / "timing_verify.json"
+    try:
+        return {k: float(v["seconds"]) for k, v in json.loads(path.read_text()).items()}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
 
 
 def write_set(out_dir: Path, prefix: str, rows: list[dict], title: str) -> None:

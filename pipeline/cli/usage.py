@@ -60,7 +60,7 @@ def _studies() -> list[str]:
 
 
 def _claims() -> list[str]:
-    lines = ["Claims, by paper (python -m pipeline.verify [claims=[C1.1,C1.4]] [profile=ci|quick|full]):"]
+    lines = ["Claims, by paper (python -m pipeline.verify [claims=[C1.1,C1.4]] [profile=ci|quick|full] [jobs=2]):"]
     claims = papers.claims()
     for p in papers.papers():
         lines += textwrap.wrap(f"{p.id}  {p.title} (arXiv {p.arxiv})", WIDTH, initial_indent="  ",

@@ -16,7 +16,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 #: Config keys that do not change a run's results (excluded from ``config_hash``).
-NON_RESULT_KEYS = ("tracking", "progress", "results_dir", "reports_dir", "hydra", "claims", "threads", "resume")
+NON_RESULT_KEYS = ("tracking", "progress", "results_dir", "reports_dir", "hydra", "claims", "threads", "resume", "jobs")
 
 
 def config_hash(cfg: DictConfig) -> str:

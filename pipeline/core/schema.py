@@ -202,6 +202,9 @@ class LabConfig:
     #: skip a job whose config hash already has a FINISHED run in the store; false reruns it.
     resume: bool = True
     claims: List[str] = spec([])
+    #: worker processes of the verify stage (its checks that are not wall-clock run side by side; the
+    #: wall-clock ones after them, alone); a verdict does not depend on it.
+    jobs: int = spec(1, ge=1)
     results_dir: str = "${lab.root:}/results"
     reports_dir: str = "${lab.root:}/reports"
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 from pipeline.cli import main
 from pipeline.core.records import ledger_key
@@ -26,6 +27,25 @@ def test_verify_writes_verdicts_and_mirrors_them(lab_root, store_uri):
     for row in rows:
         assert children[row["claim"]].data.tags["ledger_key"] == ledger_key(row)
         assert children[row["claim"]].data.metrics["passed"] == 1.0
+
+
+def test_verdicts_do_not_depend_on_the_number_of_worker_processes(lab_root, store_uri):
+    """jobs=2 runs the checks in two spawned workers (C1.4 per case, C3.5 on its own instances) and writes
+    the same verdict files, byte for byte, as jobs=1; every claim still has its FINISHED child run."""
+    out = lab_root / "results" / "verify"
+    files = {}
+    for jobs in (1, 2):
+        shutil.rmtree(out, ignore_errors=True)  # each run writes a fresh set (a second one would merge)
+        assert main(verify, argv=["profile=ci", "claims=[C1.1,C1.4,C2.1,C3.5]", f"jobs={jobs}"], extra_check=select) == 0
+        files[jobs] = {f: (out / f).read_bytes() for f in ("verdicts.json", "verdicts.md", "metrics.json")}
+    assert files[1] == files[2]
+    from mlflow.tracking import MlflowClient
+
+    c = MlflowClient(store_uri)
+    runs = c.search_runs([c.get_experiment_by_name("verify").experiment_id])
+    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    assert sorted(r.data.tags["claims"] for r in children) == sorted(["C1.1", "C1.4", "C2.1", "C3.5"] * 2)
+    assert all(r.info.status == "FINISHED" for r in runs)
 
 
 def test_unknown_claim_is_refused(lab_root, capsys):
