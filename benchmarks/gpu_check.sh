@@ -4,7 +4,9 @@
 #   2. the compiled kernels agree with the torch references: the interpreter tests of tests/kernels/triton,
 #      run with TRITON_INTERPRET=0, call the kernels on the GPU and compare on CPU (their conftest.py);
 #   3. whole jobs with device=cuda end where the CPU torch jobs end (tests/pipeline/test_backend.py);
-#   4. the kernel benchmark on the target shapes, with its PASS/FAIL lines (benchmarks/kernels.py).
+#   4. the kernel benchmark on the target shapes, with its PASS/FAIL lines (benchmarks/kernels.py);
+#   5. low-rank (polynomial-method) attention against exact attention and SDPA, forward and E07 gradient,
+#      float32, n up to where exact attention runs out of memory (benchmarks/fast_attention.py).
 # Each step's output goes to $OUT (default gpu-check/); the exit status is the number of failed steps.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -24,4 +26,6 @@ step aot python -m kernels.triton.aot --arch "$arch"
 step kernels python -m pytest tests/kernels/triton -q -p no:cacheprovider
 step pipeline python -m pytest tests/pipeline/test_backend.py -q -p no:cacheprovider -k cuda -rs
 step benchmark python benchmarks/kernels.py --device cuda --gpu-sizes --json "$OUT/kernels-gpu.json"
+step fast_attention python benchmarks/fast_attention.py --device cuda --dtype float32 --sections forward gradient \
+  --n-min 1024 --n-max 131072 --grad-n-max 65536 --repeats 3 --json "$OUT/fast-attention-gpu.json"
 exit "$failed"

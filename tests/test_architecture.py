@@ -102,6 +102,7 @@ def _schemas() -> dict[str, type]:
 
     out = {f"{k}_schema": kind.schema for k, kind in data.KINDS.items()}
     out |= {f"{name}_schema": s.Params for name, s in solvers.SOLVERS.items()}
+    out |= {f"{name}_schema": p.Params for name, p in problems.PROBLEMS.items() if hasattr(p, "Params")}
     return out | {"problem_schema": problems.ProblemConfig, "tracking_schema": TrackingConfig}
 
 

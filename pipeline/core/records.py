@@ -130,7 +130,7 @@ def read_summaries(root: Path) -> list[dict]:
 
 def summaries_frame(root: Path):
     """One row per run: solver, seed, instance constants, iterations to each ε, oracle counts, diagnostics,
-    the solver's own settings as run (``info.*``)."""
+    the solver's own settings as run (``info.*``) and what the problem recorded along it (``observed.*``)."""
     import pandas as pd
 
     rows = []
@@ -148,5 +148,7 @@ def summaries_frame(root: Path):
             row[f"diagnostics.{k}"] = v
         for k, v in (s.get("solver_info") or {}).items():
             row[f"info.{k}"] = v
+        for k, v in (s.get("observed") or {}).items():
+            row[f"observed.{k}"] = v
         rows.append(row)
     return pd.DataFrame(rows)

@@ -15,6 +15,7 @@ import numpy as np
 from omegaconf import DictConfig
 
 from pipeline.data.attention import AttentionData, AttentionFileData, load_attention, synthesize_p3
+from pipeline.data.bounded_attention import BoundedAttentionData, synthesize_e07
 from pipeline.data.io import FileData, load_instance, save_instance
 from pipeline.data.synthetic import SyntheticData, synthesize_p1
 from pipeline.data.zo import FiniteSumData, LowRankData, finite_sum, lowrank
@@ -37,6 +38,7 @@ KINDS: dict[str, Kind] = {
     "finite_sum": Kind(FiniteSumData, finite_sum),
     "attention": Kind(AttentionData, synthesize_p3),
     "attention_file": Kind(AttentionFileData, lambda c, seed: load_attention(c), from_file=True),
+    "bounded_attention": Kind(BoundedAttentionData, synthesize_e07),
 }
 #: Data kinds read from a file: the instance key hashes the file's bytes instead of the seed.
 FILE_KINDS = tuple(k for k, v in KINDS.items() if v.from_file)
@@ -59,6 +61,6 @@ def store_schemas(cs) -> None:
         cs.store(group="data", name=f"{name}_schema", node=kind.schema)
 
 
-__all__ = ["FILE_KINDS", "KINDS", "AttentionData", "AttentionFileData", "FileData", "FiniteSumData", "Kind",
+__all__ = ["FILE_KINDS", "KINDS", "AttentionData", "AttentionFileData", "BoundedAttentionData", "FileData", "FiniteSumData", "Kind",
            "LowRankData", "SyntheticData", "check_file", "load_attention", "load_instance", "raw_arrays",
-           "save_instance", "store_schemas", "synthesize_p1", "synthesize_p3"]
+           "save_instance", "store_schemas", "synthesize_e07", "synthesize_p1", "synthesize_p3"]

@@ -68,7 +68,9 @@ def prepare(cfg: DictConfig, cache_dir: Path) -> Prepared:
     if device.type == "cuda" and device.index is not None:
         torch.cuda.set_device(device)  # Triton launches on the current device: make it the job's (cuda:1, ...)
     backend = resolve_backend(cfg.kernels.backend, device)
-    problem = PROBLEMS[cfg.problem.name].from_arrays(inst.arrays, dtype=dtype, device=device, backend=backend)
+    cls = PROBLEMS[cfg.problem.name]
+    options = {"params": OmegaConf.to_object(cfg.problem)} if hasattr(cls, "Params") else {}  # the problem's own keys
+    problem = cls.from_arrays(inst.arrays, dtype=dtype, device=device, backend=backend, **options)
     if hasattr(problem, "constants"):
         problem.constants = dict(inst.constants)  # measured at x* (e.g. for ZO-SGD's theory step)
     x_star = torch.as_tensor(inst.x_star, dtype=dtype, device=device)

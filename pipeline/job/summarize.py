@@ -33,6 +33,13 @@ def final_point(job: Prepared, trace: Trace) -> dict[str, Any]:
             "final_distance": float(torch.linalg.vector_norm(x - job.x_star))}
 
 
+def observed(problem) -> dict[str, float]:
+    """What the problem recorded along the run (its ``observed()``, e.g. the largest ‖A1X‖_∞ of E07's
+    problem over the points the solver evaluated); {} for a problem that records nothing."""
+    fn = getattr(problem, "observed", None)
+    return dict(fn()) if fn is not None else {}
+
+
 def summarize(cfg: DictConfig, job: Prepared, trace: Trace, config_hash: str, run_id: Optional[str],
               overrides: Optional[list[str]]) -> tuple[dict[str, Any], Any]:
     """The summary of the run (``job_time_s`` is filled in when the files are written) and its final x."""
@@ -67,6 +74,7 @@ def summarize(cfg: DictConfig, job: Prepared, trace: Trace, config_hash: str, ru
         "oracle_calls": trace.oracle_calls,
         "solver_info": trace.info,
         "diagnostics": diagnostics.measure(job.problem, cfg),
+        "observed": observed(job.problem),
         "overrides": override_map(overrides),
         "mlflow_run_id": run_id,
     }
@@ -81,4 +89,5 @@ def final_metrics(summary: dict[str, Any], trace: Trace) -> dict[str, Optional[f
             **{f"iterations_to_eps_{k}": v for k, v in summary["iterations_to_eps"].items()},
             **{f"oracle_{k}": v for k, v in trace.oracle_calls.items()},
             **{f"diagnostics_{k}": v for k, v in summary["diagnostics"].items()},
+            **{f"observed_{k}": v for k, v in summary.get("observed", {}).items() if isinstance(v, (int, float))},
             **{f"info_{k}": v for k, v in trace.info.items() if isinstance(v, (int, float))}}

@@ -133,7 +133,9 @@ class Paper:
     dataclass of its checks' sizes (defaults: the paper's own sizes, the ``full`` profile) with the sizes
     that differ per other profile, for a paper outside the lab the folder that holds its
     ``study/NAME.yaml`` files, and ``notes``: the project's write-up of its mathematics, a path from the
-    project root (``docs/theory/p1.md``), in which each claim has the anchor :func:`anchor`."""
+    project root (``docs/theory/p1.md``), in which each claim has the anchor :func:`anchor`. ``related``:
+    one of the related results (E01, E02, …) checked beside the lab's core papers (P1, P2, P3); the
+    ledger lists the core papers first."""
 
     id: str
     title: str
@@ -145,6 +147,7 @@ class Paper:
     module: str = ""
     venue: str = ""
     notes: str = ""
+    related: bool = False
 
     @property
     def link(self) -> str:
@@ -193,10 +196,11 @@ _LOADED: list[bool] = []
 
 def paper(id: str, title: str, authors: str, arxiv: str, sizes: Optional[type] = None,
           profiles: Optional[Mapping[str, Mapping[str, Any]]] = None, config_dir: Optional[Path] = None,
-          module: str = "", venue: str = "", notes: str = "") -> Paper:
+          module: str = "", venue: str = "", notes: str = "", related: bool = False) -> Paper:
     """Register a paper (once, from its package's ``__init__``): ``authors`` as the paper lists them,
     ``arxiv`` its arXiv id, ``venue`` where it appeared ("" when not known), ``notes`` the project's
-    write-up of its mathematics (a path from the project root)."""
+    write-up of its mathematics (a path from the project root), ``related`` for a related result (listed
+    after the core papers)."""
     if id in PAPERS:
         raise ValueError(f"paper {id} registered twice ({PAPERS[id].module} and {module})")
     if sizes is not None and not dataclasses.is_dataclass(sizes):
@@ -206,7 +210,7 @@ def paper(id: str, title: str, authors: str, arxiv: str, sizes: Optional[type] =
         if unknown:
             raise ValueError(f"paper {id}: profile {name} sets unknown sizes {sorted(unknown)}")
     PAPERS[id] = Paper(id, title, authors, arxiv, sizes, dict(profiles or {}),
-                       Path(config_dir) if config_dir else None, module, venue, notes)
+                       Path(config_dir) if config_dir else None, module, venue, notes, related)
     return PAPERS[id]
 
 
@@ -282,12 +286,18 @@ def _natural(text: str) -> tuple:
 
 
 def order(claim_id: str) -> tuple:
-    """The ledger position of a claim: its paper's position (the lab's own papers first, by id), then
-    its id in natural order within the paper (C1.2 before C1.10)."""
+    """The ledger position of a claim: its paper's position (:func:`paper_order`), then its id in natural
+    order within the paper (C1.2 before C1.10)."""
     load()
     c = CLAIMS[claim_id]
     p = PAPERS.get(c.paper)
-    return (p is not None and not p.module.startswith(__name__ + "."), _natural(c.paper), _natural(c.id))
+    return (*(paper_order(p) if p is not None else (True, True, _natural(c.paper))), _natural(c.id))
+
+
+def paper_order(p: Paper) -> tuple:
+    """A paper's place in the ledger: the lab's own papers first (its core papers, then the related results),
+    then the papers of installed packages; by id within each group."""
+    return (not p.module.startswith(__name__ + "."), p.related, _natural(p.id))
 
 
 def claims() -> list[Claim]:
@@ -299,7 +309,7 @@ def claims() -> list[Claim]:
 def papers() -> list[Paper]:
     """Every registered paper in ledger order."""
     load()
-    return sorted(PAPERS.values(), key=lambda p: (not p.module.startswith(__name__ + "."), _natural(p.id)))
+    return sorted(PAPERS.values(), key=paper_order)
 
 
 def figure_of(claim_id: str) -> Optional[Callable[[dict, Path], None]]:

@@ -67,6 +67,10 @@ def fmt_md(table: pd.DataFrame, study) -> str:
     return head + body
 
 
+#: Panels per row of a trace study's figure with one panel key (several keys: one column per value of the last).
+MAX_COLUMNS = 3
+
+
 def draw(df, table, study, path: Path) -> None:
     import matplotlib
 
@@ -75,7 +79,7 @@ def draw(df, table, study, path: Path) -> None:
 
     panels = _panels(df, study)
     last = P.keys(study)[-1] if len(P.keys(study)) > 1 else None  # several keys: one column per value of the last
-    ncols = df[last].astype(str).nunique() if last else len(panels)
+    ncols = df[last].astype(str).nunique() if last else min(len(panels), MAX_COLUMNS)
     nrows = -(-len(panels) // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(5.6 * ncols, 4.4 * nrows), dpi=120, squeeze=False, sharey=True)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
@@ -108,6 +112,8 @@ def draw(df, table, study, path: Path) -> None:
         ax.set_title(P.title(study, panel or "", sub), fontsize=10)
         ax.grid(True, which="both", alpha=0.25)
         ax.legend(fontsize=7, loc="best")
+    for ax in axes.ravel()[len(panels):]:
+        ax.set_visible(False)
     for row in axes:
         row[0].set_ylabel(study.y_label or study.y)
     if study.get("note"):
