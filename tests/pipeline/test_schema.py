@@ -19,8 +19,10 @@ def test_every_group_option_composes_and_validates(group, option):
     p3 = ["problem=attention_regression", "data=attention"]
     extra = {"data": {"file": ["data.path=whatever.npz"], "lowrank": ["problem=zo_softmax"],
                       "finite_sum": ["problem=zo_softmax"], "attention": p3[:1],
-                      "attention_file": [p3[0], "data.path=whatever.npz"]},
-             "problem": {"zo_softmax": ["data=lowrank"], "attention_regression": p3[1:]},
+                      "attention_file": [p3[0], "data.path=whatever.npz"],
+                      "bounded_attention": ["problem=attention_gradient"]},
+             "problem": {"zo_softmax": ["data=lowrank"], "attention_regression": p3[1:],
+                         "attention_gradient": ["data=bounded_attention"]},
              "solver": {"alternating": p3, "alternating_sketched": p3},
              "tracking": {"server": ["tracking.uri=http://127.0.0.1:5000"]}}
     cfg = compose([f"{group}={option}", *extra.get(group, {}).get(option, [])])
