@@ -122,8 +122,8 @@ def e03_c3(v: dict, path: Path) -> None:
     ax.set_xticks(x, labels, fontsize=8)
     ax.set_yscale("log")
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3, frameon=False)
-    style.caption(fig, f"Lengths {', '.join(str(n) for n in d['ns'])}. Models c = …: σ = c√(2 ln n); σ = …: "
-                       f"fixed spread. Adaptive wins (ℓ1) in: "
+    style.caption(fig, f"Lengths {', '.join(str(n) for n in d['ns'])}. Models 'c = x': σ = x√(2 ln n); 'σ = x': "
+                       f"a fixed spread x. Adaptive wins (ℓ1) in: "
                        f"{', '.join(d['adaptive_wins_in'])}; on V ~ N(0, I_64) in: "
                        f"{', '.join(d['adaptive_wins_in_gaussian_v']) or 'none'}.")
     style.save(fig, path)
