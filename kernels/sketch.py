@@ -6,7 +6,7 @@ Randomness comes only from the explicit ``generator`` argument.
 from __future__ import annotations
 
 import math
-from typing import NamedTuple, Optional
+from typing import NamedTuple, Optional, Protocol
 
 import torch
 from torch import Tensor
@@ -24,6 +24,9 @@ __all__ = [
     "sample_rows",
     "sampled_diagonal",
     "spectral_deviation",
+    "RowFactor",
+    "DenseFactor",
+    "sampled_gram",
 ]
 
 
@@ -124,3 +127,63 @@ def spectral_deviation(exact: Tensor, approx: Tensor) -> float:
     W = V / ev.sqrt()
     rel = torch.linalg.eigvalsh(W.T @ (0.5 * (approx + approx.T)) @ W)
     return float((rel - 1).abs().max())
+
+
+class RowFactor(Protocol):
+    """A tall matrix M (``shape`` = (m, k)) that row sampling needs only through its rows and scores: a dense
+    tensor (:class:`DenseFactor`) or a structured one that is never formed (the Kronecker product of
+    kernels/kronecker.py). The Gauss–Newton part of a Hessian is MᵀM (docs/theory/p1.md §P1.5)."""
+
+    shape: tuple[int, int]
+
+    def rows(self, index: Tensor) -> Tensor:
+        """Rows ``index`` of M, as a len(index)×k tensor."""
+        ...
+
+    def leverage_scores(self) -> Tensor:
+        """τ_i(M) for every row (m of them)."""
+        ...
+
+    def gram(self) -> Tensor:
+        """MᵀM (k×k)."""
+        ...
+
+    def sample(self, s: int, generator: torch.Generator, scores: str = "leverage") -> RowSample:
+        """s i.i.d. rows, p_i ∝ τ_i(M) (``leverage``) or 1/m (``uniform``), merged, weights 1/(s p_i)."""
+        ...
+
+
+class DenseFactor:
+    """:class:`RowFactor` of a dense m×k tensor (exact scores from its thin QR, SVD when rank-deficient)."""
+
+    def __init__(self, M: Tensor):
+        self.M = _dense(M)
+        self.shape = tuple(self.M.shape)
+
+    def rows(self, index: Tensor) -> Tensor:
+        return self.M[index]
+
+    def leverage_scores(self) -> Tensor:
+        R = torch.linalg.qr(self.M, mode="r")[1]
+        diag = R.diagonal().abs()
+        if float(diag.min()) <= max(self.shape) * torch.finfo(self.M.dtype).eps * float(diag.max()):
+            return leverage_scores_svd(self.M)
+        return leverage_scores(self.M)
+
+    def gram(self) -> Tensor:
+        return self.M.T @ self.M
+
+    def sample(self, s: int, generator: torch.Generator, scores: str = "leverage") -> RowSample:
+        m = self.shape[0]
+        if scores == "uniform":
+            p = torch.full((m,), 1.0 / m, dtype=self.M.dtype, device=self.M.device)
+        else:
+            tau = self.leverage_scores().clamp_min(0.0)
+            p = tau / tau.sum()
+        return sample_rows(p, s, generator)
+
+
+def sampled_gram(factor: RowFactor, sample: RowSample) -> Tensor:
+    """MᵀD̃M = Σ_k m_{i_k}m_{i_k}ᵀ/(s p_{i_k}) from the sampled rows only (docs/theory/p1.md §P1.5)."""
+    rows = factor.rows(sample.rows)
+    return rows.T @ (sample.weights.unsqueeze(1) * rows)

@@ -21,6 +21,7 @@ from kernels.matrix import matvec as _matvec, rmatmat, rmatvec as _rmatvec, scal
 __all__ = [
     "softmax",
     "softmax_jacobian",
+    "jacobian",
     "loss",
     "loss_and_gradient",
     "gradient",
@@ -103,6 +104,14 @@ def hessian_parts(A: Tensor, b: Tensor, w: Tensor, x: Tensor) -> HessianParts:
     bdiag = q - ((f - b) @ f) * f
     ps = rmatmat(A, torch.stack([f, q], dim=1))  # Aᵀf and Aᵀq in one pass over A
     return HessianParts(f=f, q=q, beta=beta, B_diag=bdiag, D=bdiag + w * w, p=ps[:, 0], s=ps[:, 1])
+
+
+def jacobian(A: Tensor, x: Tensor) -> Tensor:
+    """∂f/∂x = (diag(f) − f fᵀ)A (n×d, dense), the Gauss–Newton factor of the data term: ∇²L = JᵀJ + (the
+    second-order part) + AᵀW²A (docs/theory/p1.md §P1.2)."""
+    A = A.to_dense() if A.layout != torch.strided else A
+    f = softmax(A @ x)
+    return f.unsqueeze(1) * A - torch.outer(f, f @ A)
 
 
 def hessian(A: Tensor, b: Tensor, w: Tensor, x: Tensor) -> Tensor:

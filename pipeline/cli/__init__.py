@@ -16,6 +16,8 @@ from typing import Any, Callable, Optional
 from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig
 
+import hydra_plugins.softmax_lab_sweeper  # noqa: F401  (hydra/sweeper=lab in the ConfigStore for every compose)
+
 from pipeline import data, papers, problems, solvers
 from pipeline.cli import precheck, usage
 from pipeline.core import schema

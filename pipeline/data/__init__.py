@@ -17,7 +17,10 @@ from omegaconf import DictConfig
 from pipeline.data.attention import AttentionData, AttentionFileData, load_attention, synthesize_p3
 from pipeline.data.bounded_attention import BoundedAttentionData, synthesize_e07
 from pipeline.data.io import FileData, load_instance, save_instance
+from pipeline.data.kronecker import KroneckerData, synthesize_e06
+from pipeline.data.leverage_target import LeverageTargetData, synthesize_e02
 from pipeline.data.synthetic import SyntheticData, synthesize_p1
+from pipeline.data.two_layer import TwoLayerData, synthesize_e09
 from pipeline.data.zo import FiniteSumData, LowRankData, finite_sum, lowrank
 
 
@@ -39,6 +42,9 @@ KINDS: dict[str, Kind] = {
     "attention": Kind(AttentionData, synthesize_p3),
     "attention_file": Kind(AttentionFileData, lambda c, seed: load_attention(c), from_file=True),
     "bounded_attention": Kind(BoundedAttentionData, synthesize_e07),
+    "two_layer": Kind(TwoLayerData, synthesize_e09),
+    "leverage_target": Kind(LeverageTargetData, synthesize_e02),
+    "kronecker": Kind(KroneckerData, synthesize_e06),
 }
 #: Data kinds read from a file: the instance key hashes the file's bytes instead of the seed.
 FILE_KINDS = tuple(k for k, v in KINDS.items() if v.from_file)
@@ -62,5 +68,5 @@ def store_schemas(cs) -> None:
 
 
 __all__ = ["FILE_KINDS", "KINDS", "AttentionData", "AttentionFileData", "BoundedAttentionData", "FileData", "FiniteSumData", "Kind",
-           "LowRankData", "SyntheticData", "check_file", "load_attention", "load_instance", "raw_arrays",
+           "KroneckerData", "LeverageTargetData", "LowRankData", "TwoLayerData", "synthesize_e02", "synthesize_e06", "synthesize_e09", "SyntheticData", "check_file", "load_attention", "load_instance", "raw_arrays",
            "save_instance", "store_schemas", "synthesize_e07", "synthesize_p1", "synthesize_p3"]

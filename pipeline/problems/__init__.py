@@ -13,11 +13,15 @@ from omegaconf import MISSING
 from pipeline.core.spec import spec
 from pipeline.problems.attention_gradient import AttentionGradient
 from pipeline.problems.attention_regression import AttentionRegression
-from pipeline.problems.base import CountingOracle, Problem
+from pipeline.problems.base import CountingOracle, GaussNewtonParts, Problem
+from pipeline.problems.kronecker_least_squares import KroneckerLeastSquares
+from pipeline.problems.leverage_inversion import LeverageInversion
 from pipeline.problems.softmax_regression import SoftmaxRegression
+from pipeline.problems.two_layer_regression import TwoLayerRegression
 from pipeline.problems.zo_softmax import ZOSoftmax
 
-PROBLEMS = {cls.name: cls for cls in (SoftmaxRegression, ZOSoftmax, AttentionRegression, AttentionGradient)}
+PROBLEMS = {cls.name: cls for cls in (SoftmaxRegression, ZOSoftmax, AttentionRegression, AttentionGradient,
+                                       TwoLayerRegression, LeverageInversion, KroneckerLeastSquares)}
 
 
 @dataclass
@@ -37,5 +41,6 @@ def store_schemas(cs) -> None:
             cs.store(group="problem", name=f"{name}_schema", node=cls.Params)
 
 
-__all__ = ["PROBLEMS", "AttentionGradient", "AttentionRegression", "CountingOracle", "Problem", "ProblemConfig", "SoftmaxRegression",
+__all__ = ["PROBLEMS", "AttentionGradient", "AttentionRegression", "CountingOracle", "GaussNewtonParts", "KroneckerLeastSquares",
+           "LeverageInversion", "Problem", "ProblemConfig", "SoftmaxRegression", "TwoLayerRegression",
            "ZOSoftmax", "store_schemas"]

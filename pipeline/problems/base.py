@@ -8,10 +8,12 @@ Hessian-vector product they ask for is counted.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Protocol
+from typing import NamedTuple, Optional, Protocol
 
 import torch
 from torch import Tensor
+
+from kernels.sketch import RowFactor
 
 
 class Problem(Protocol):
@@ -25,6 +27,20 @@ class Problem(Protocol):
     def hess(self, x: Tensor) -> Tensor: ...
     def hvp(self, x: Tensor, v: Tensor) -> Tensor: ...
     def stats(self, x: Tensor) -> dict[str, float]: ...
+
+
+class GaussNewtonParts(NamedTuple):
+    """∇²L(x) = MᵀM + rest + curvature, split for the approximate Gauss–Newton solver
+    (pipeline/solvers/gauss_newton.py; docs/theory/p1.md §P1.5 and the E02, E06, E09 write-ups).
+
+    ``factor`` is M, the Gauss–Newton factor (m×d, a :class:`kernels.sketch.RowFactor`) whose rows are
+    sampled; ``rest`` is the PSD part always added exactly (a regulariser, d×d); ``curvature`` is the
+    second-order part Σ_k r_k ∇²r_k (d×d, symmetric, possibly indefinite; None when it is 0, as for least
+    squares), added exactly or dropped as the solver says."""
+
+    factor: RowFactor
+    rest: Tensor
+    curvature: Optional[Tensor] = None
 
 
 class CountingOracle:

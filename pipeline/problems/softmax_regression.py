@@ -11,7 +11,9 @@ from torch import Tensor
 from kernels import softmax as K
 from kernels.backend import ops
 from kernels.matrix import matvec, scaled_gram, to_torch
+from kernels.sketch import DenseFactor
 from kernels.spectrum import spectral_stats
+from pipeline.problems.base import GaussNewtonParts
 
 
 @dataclass
@@ -74,6 +76,13 @@ class SoftmaxRegression:
     def hessian_parts(self, x: Tensor) -> K.HessianParts:
         """Diagonal plus rank-2 structure of the Hessian (docs/theory/p1.md §P1.2)."""
         return self.ops.hessian_parts(self.A, self.b, self.w, x)
+
+    def gauss_newton(self, x: Tensor) -> GaussNewtonParts:
+        """∇²L = JᵀJ + curvature + AᵀW²A with J = (diag(f) − ffᵀ)A (n×d): the split that the approximate
+        Gauss–Newton solver samples (rows of J), docs/theory/p1.md §P1.2."""
+        J = K.jacobian(self.A, x)
+        reg = scaled_gram(self.A, self.w * self.w)
+        return GaussNewtonParts(DenseFactor(J), reg, self.hess(x) - J.T @ J - reg)
 
     def smoothness_bound(self) -> float:
         """ℓ ≤ ‖A‖²(0.3082 + max w²) for ‖b‖₁ ≤ 1 (docs/theory/p1.md §P1.4)."""

@@ -76,6 +76,14 @@ class Trace:
     f_star: Optional[float] = None
     columns: dict[str, list] = field(default_factory=lambda: {c: [] for c in COLUMNS})
     info: dict[str, float] = field(default_factory=dict)  # the solver's own settings as run (step, γ, ...)
+    #: the solver's own per-iteration measurements ({name: {iteration: value}}, e.g. the measured sketch error
+    #: ε̂₀ of approximate Gauss–Newton): extra columns of :meth:`to_frame`, NaN at the other iterations
+    extra: dict[str, dict[int, float]] = field(default_factory=dict)
+
+    def annotate(self, iteration: int, **values: float) -> None:
+        """Record the solver's own measurements at ``iteration`` (columns of :meth:`to_frame`)."""
+        for name, value in values.items():
+            self.extra.setdefault(name, {})[int(iteration)] = float(value)
 
     def append(self, rec: Record) -> None:
         for c in COLUMNS:
@@ -146,6 +154,8 @@ class Trace:
 
         df = pd.DataFrame({c: np.asarray(self.columns[c]) for c in COLUMNS})
         df["relative_gap"] = self.relative_gap()
+        for name, values in self.extra.items():
+            df[name] = np.asarray([values.get(int(i), np.nan) for i in self.columns["iteration"]], dtype=float)
         return df
 
 

@@ -20,9 +20,11 @@ def test_every_group_option_composes_and_validates(group, option):
     extra = {"data": {"file": ["data.path=whatever.npz"], "lowrank": ["problem=zo_softmax"],
                       "finite_sum": ["problem=zo_softmax"], "attention": p3[:1],
                       "attention_file": [p3[0], "data.path=whatever.npz"],
-                      "bounded_attention": ["problem=attention_gradient"]},
+                      "bounded_attention": ["problem=attention_gradient"], "two_layer": ["problem=two_layer_regression"],
+                      "leverage_target": ["problem=leverage_inversion"], "kronecker": ["problem=kronecker_least_squares"]},
              "problem": {"zo_softmax": ["data=lowrank"], "attention_regression": p3[1:],
-                         "attention_gradient": ["data=bounded_attention"]},
+                         "attention_gradient": ["data=bounded_attention"], "two_layer_regression": ["data=two_layer"],
+                         "leverage_inversion": ["data=leverage_target"], "kronecker_least_squares": ["data=kronecker"]},
              "solver": {"alternating": p3, "alternating_sketched": p3},
              "tracking": {"server": ["tracking.uri=http://127.0.0.1:5000"]}}
     cfg = compose([f"{group}={option}", *extra.get(group, {}).get(option, [])])
