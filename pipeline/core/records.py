@@ -20,12 +20,15 @@ NON_RESULT_KEYS = ("tracking", "progress", "results_dir", "reports_dir", "hydra"
 
 
 def config_hash(cfg: DictConfig) -> str:
-    """Hash of the resolved config minus tracking and output settings."""
+    """Hash of the resolved config minus tracking and output settings, the data cache switch and the
+    papers' check sizes (``profile.verify``: no solve job reads them, and every new paper adds to them)."""
     c = OmegaConf.to_container(cfg, resolve=True)
     for k in NON_RESULT_KEYS:
         c.pop(k, None)
     if isinstance(c.get("data"), dict):
         c["data"].pop("cache", None)
+    if isinstance(c.get("profile"), dict):
+        c["profile"].pop("verify", None)
     return hashlib.sha256(json.dumps(c, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 

@@ -3,6 +3,7 @@ light grid, a two-panel variant, plain tick labels on log axes, legends kept off
 byte-stable saving (no software or date metadata, so that a rebuild writes the same PNG bytes)."""
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 
@@ -79,13 +80,24 @@ def plain_number(v: float, _pos=None) -> str:
 
 def plain_log_labels(ax) -> None:
     """On each log axis left with matplotlib's default labels, write the major ticks as plain
-    numbers and leave the minor ticks unlabelled (no "2×10⁰")."""
+    numbers and leave the minor ticks unlabelled (no "2×10⁰"), except on an axis that spans under two
+    decades (it would show one number at most): there the minor ticks at 2 and 5 are labelled too."""
     import matplotlib.ticker as mt
 
-    for axis, scale in ((ax.xaxis, ax.get_xscale()), (ax.yaxis, ax.get_yscale())):
+    for axis, scale, (lo, hi) in ((ax.xaxis, ax.get_xscale(), ax.get_xlim()),
+                                  (ax.yaxis, ax.get_yscale(), ax.get_ylim())):
         if scale == "log" and isinstance(axis.get_major_formatter(), mt.LogFormatter):
             axis.set_major_formatter(mt.FuncFormatter(plain_number))
-            axis.set_minor_formatter(mt.NullFormatter())
+            short = 0 < min(lo, hi) and max(lo, hi) / min(lo, hi) < 100
+            axis.set_minor_formatter(mt.FuncFormatter(_two_and_five) if short else mt.NullFormatter())
+
+
+def _two_and_five(v: float, _pos=None) -> str:
+    """A minor tick's plain label if its leading digit is 2 or 5, else none."""
+    if v <= 0:
+        return ""
+    lead = round(v / 10 ** math.floor(math.log10(v)), 6)
+    return plain_number(v) if lead in (2.0, 5.0) else ""
 
 
 def _data_points(ax):

@@ -41,3 +41,24 @@ def test_a_legend_clear_of_the_data_stays(tmp_path):
     h0 = fig.get_size_inches()[1]
     style.save(fig, tmp_path / "f.png")
     assert fig.get_size_inches()[1] == h0 and ax.get_legend().get_window_extent().y0 > ax.get_window_extent().y0
+
+
+def test_a_log_axis_under_two_decades_labels_its_twos_and_fives():
+    """One decade of y shows a single major label; the minor ticks at 2 and 5 get plain labels there, and
+    nowhere on an axis of many decades."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (short, long) = plt.subplots(1, 2)
+    short.loglog([1, 10], [4, 30])
+    long.loglog([1, 10], [1e-6, 1e3])
+    for ax in (short, long):
+        style.plain_log_labels(ax)
+    fig.canvas.draw()
+    minor = lambda ax: {t.get_text() for t in ax.yaxis.get_minorticklabels()} - {""}  # noqa: E731
+    assert {"5", "20"} <= minor(short) <= {"2", "5", "20", "50"}  # (ticks just outside the view are labelled too)
+    assert minor(long) == set()
+    assert style._two_and_five(3.0) == "" and style._two_and_five(0.05) == "0.05"
+    plt.close(fig)
