@@ -74,6 +74,9 @@ def check_job(cfg: DictConfig) -> None:
     if cfg.data.kind not in kinds:
         raise ConfigError("data", f"problem {cfg.problem.name} takes data {' or '.join(kinds)}, got "
                                   f"data={cfg.data.kind} (choose e.g. data={kinds[0]})")
+    if cfg.x0 == "problem" and not hasattr(PROBLEMS[cfg.problem.name], "initial_point"):
+        raise ConfigError("x0", f"x0=problem needs a problem with its own initialisation (a network's W(0)); "
+                                f"problem {cfg.problem.name} has none (choose x0=zeros or x0=sphere)")
     needs = getattr(SOLVERS.get(cfg.solver.name), "problems", None)
     if needs is not None and cfg.problem.name not in needs:
         raise ConfigError("solver", f"solver {cfg.solver.name} works on problem {' or '.join(needs)} only, got "

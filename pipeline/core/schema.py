@@ -193,7 +193,9 @@ class LabConfig:
     seed: int = spec(0, ge=0)
     dtype: str = spec("float64", choices=("float64", "float32"))
     device: str = "cpu"
-    x0: str = spec("sphere", choices=("zeros", "sphere", "near_reference"))
+    #: ``problem``: the problem's own initialisation (``problem.initial_point()``, e.g. a network's random
+    #: W(0) drawn with the instance), for problems whose x0 is part of the model (E01, E05)
+    x0: str = spec("sphere", choices=("zeros", "sphere", "near_reference", "problem"))
     x0_radius: float = spec(1.0, ge=0.0)
     progress: bool = True
     #: torch and BLAS threads of each job (pipeline.job.limit_threads); one per worker by default, so that

@@ -13,6 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 from kernels.backend import resolve as resolve_backend
 from pipeline.core.paths import project_root
 from pipeline.problems import PROBLEMS
+from pipeline.core.errors import ConfigError
 from pipeline.reference import Instance, build_instance
 from pipeline.solvers import StopRule, make_solver
 
@@ -39,9 +40,17 @@ class Prepared:
     backend: str
 
 
-def initial_point(cfg: DictConfig, dim: int, dtype, device, x_star: Optional[torch.Tensor] = None) -> torch.Tensor:
+def initial_point(cfg: DictConfig, dim: int, dtype, device, x_star: Optional[torch.Tensor] = None,
+                  problem=None) -> torch.Tensor:
     """x0 = 0 (``zeros``); a point of norm ``x0_radius`` in a direction drawn from ``seed`` (``sphere``);
-    or x* plus such a point (``near_reference``: a local start, e.g. for P3's local claim)."""
+    x* plus such a point (``near_reference``: a local start, e.g. for P3's local claim); or the problem's
+    own initialisation (``problem``: ``problem.initial_point()``, part of its instance)."""
+    if cfg.x0 == "problem":
+        init = getattr(problem, "initial_point", None)
+        if init is None:
+            raise ConfigError("x0", f"x0=problem needs a problem with its own initialisation; "
+                              f"problem {getattr(problem, 'name', '?')!r} has none (use zeros or sphere)")
+        return init().to(dtype=dtype, device=device)
     if cfg.x0 == "zeros":
         return torch.zeros(dim, dtype=dtype, device=device)
     g = torch.Generator(device="cpu").manual_seed(int(cfg.seed) + 7919)
@@ -76,5 +85,5 @@ def prepare(cfg: DictConfig, cache_dir: Path) -> Prepared:
     x_star = torch.as_tensor(inst.x_star, dtype=dtype, device=device)
     f_star = inst.f_star if math.isfinite(inst.f_star) else None  # None: reference.method=none
     params = OmegaConf.to_object(cfg.solver)
-    return Prepared(inst, problem, initial_point(cfg, problem.dim, dtype, device, x_star), x_star, f_star,
+    return Prepared(inst, problem, initial_point(cfg, problem.dim, dtype, device, x_star, problem), x_star, f_star,
                     make_solver(params), params, stop_rule(cfg, f_star), device, backend)

@@ -33,9 +33,10 @@ class Progress:
             self.bar.stop()
 
 
-def observer(f_star, run: Run, progress: Progress):
+def observer(f_star, run: Run, progress: Progress, monitor=None):
     """The solver's ``observe``: the loss, gradient norm, distance and relative gap of a record, to the
-    run's curves and the progress line."""
+    run's curves and the progress line; with the problem's ``monitor`` (x -> {name: value}) its values too,
+    as curves of the same names."""
     gap0 = {}
 
     def observe(rec) -> None:
@@ -45,9 +46,11 @@ def observer(f_star, run: Run, progress: Progress):
             gap0.setdefault("g", rec.loss - f_star)
             rel = (rec.loss - f_star) / gap0["g"] if gap0["g"] > 0 else 0.0
         run.metrics({"loss": rec.loss, "grad_norm": rec.grad_norm, "distance": rec.distance,
-                     "relative_gap": rel if math.isfinite(rel) else None}, step=rec.iteration)
+                     "relative_gap": rel if math.isfinite(rel) else None,
+                     **{k: (v if math.isfinite(v) else None) for k, v in rec.extra.items()}}, step=rec.iteration)
         progress.update(rec.iteration, f"gap {rel:.2e}")
 
+    observe.monitor = monitor
     return observe
 
 
@@ -55,7 +58,7 @@ def solve(job: Prepared, run: Run, progress: bool) -> Trace:
     """Run the solver from x0 on the counted oracle of the problem."""
     bar = Progress(progress, job.solver_params.label, job.stop.max_iter)
     try:
-        return job.solver.run(CountingOracle(job.problem), job.x0, job.stop, observer(job.f_star, run, bar),
+        return job.solver.run(CountingOracle(job.problem), job.x0, job.stop, observer(job.f_star, run, bar, getattr(job.problem, "monitor", None)),
                               x_star=job.x_star)
     finally:
         bar.close()

@@ -74,6 +74,13 @@ class CountingOracle:
         self.calls["hvp"] += 1
         return self.problem.hvp(x, v)
 
+    def batch_loss_grad(self, x: Tensor, batch: Tensor) -> tuple[Tensor, Tensor]:
+        """Loss and gradient of the mean over the components ``batch`` (indices) of a finite-sum problem
+        (a stochastic gradient ∇f_t of SGD-type methods): one call, ``len(batch)`` component gradients."""
+        self.calls["batch_grad"] += 1
+        self.calls["component_grad"] += int(batch.numel())
+        return self.problem.batch_loss_grad(x, batch)
+
     def column_losses(self, X: Tensor, batch=None) -> Tensor:
         """Losses at the columns of X (on a batch of instances): one forward pass per column."""
         self.calls["forward"] += int(X.shape[1])

@@ -48,9 +48,16 @@ class Record:
     grad_norm: float
     time_s: float
     distance: float = math.nan
+    #: the problem's monitored quantities at this iterate (``monitor(x)``, e.g. E05's normalised margin),
+    #: measured on the observation schedule only; empty elsewhere
+    extra: dict = field(default_factory=dict, compare=False)
 
 
 Observer = Callable[[Record], Optional[bool]]
+"""Called with the records of the log-spaced schedule. An observer may carry a ``monitor`` attribute, a
+function x -> {name: value} (the problem's own quantities along a run, e.g. a network's margin): the
+recorder evaluates it at the same iterations, outside the solver's clock, stores the values as trace
+columns (:meth:`Trace.annotate`) and hands them to the observer in ``Record.extra``."""
 
 
 def log_schedule(max_iter: int, points: int = 200) -> set[int]:
@@ -199,6 +206,10 @@ class Recorder:
         self.trace.append(rec)
         stop = self._decide(rec) or self._too_far(x, iteration)
         if self.observe is not None and (iteration in self.schedule or stop):
+            monitor = getattr(self.observe, "monitor", None)
+            if monitor is not None:
+                rec.extra = {k: float(v) for k, v in monitor(x.detach()).items()}
+                self.trace.annotate(iteration, **rec.extra)
             if self.observe(rec):
                 stop = True
                 self.trace.message = self.trace.message or "stopped by observer"

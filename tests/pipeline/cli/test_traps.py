@@ -180,3 +180,9 @@ def test_a_text_file_from_a_real_process(lab_root, store_uri):
     assert r.returncode == 2
     assert r.stderr == "error: data.path: text.npz is not an .npz archive (it looks like a text file, starting 'A,b,w')\n"
     assert not [p for p in WRITTEN if (lab_root / p).exists()] and running_runs(store_uri) == []
+
+
+def test_x0_problem_on_a_problem_without_its_own_initialisation_is_refused(lab_root, capsys):
+    """``x0=problem`` starts from the problem's own W(0); P1's problem has none: exit 2 naming x0."""
+    err = refused(lab_root, capsys, ["x0=problem"], "x0")
+    assert "softmax_regression has none" in err and "x0=zeros" in err

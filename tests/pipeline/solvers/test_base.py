@@ -45,3 +45,40 @@ def test_convergence_is_judged_before_patience():
     losses = [1.0, 0.5] + [0.5] * 10 + [0.0]
     rec = drive(losses, StopRule(eps=1e-3, f_star=0.0, max_iter=100, patience=20))
     assert rec.trace.status == FINISHED and rec.trace.iterations == 12
+
+
+def test_an_observers_monitor_is_measured_on_the_schedule_and_kept_as_trace_columns():
+    """``observe.monitor`` (the problem's own quantities along a run) is evaluated at the observed
+    iterations only, handed to the observer in Record.extra and stored as a trace column (NaN elsewhere)."""
+    seen, calls = [], []
+
+    def observe(rec):
+        seen.append((rec.iteration, dict(rec.extra)))
+
+    def monitor(x):
+        calls.append(float(x[0]))
+        return {"margin": 2.0 * float(x[0])}
+
+    observe.monitor = monitor
+    stop = StopRule(eps=None, max_iter=1000)
+    rec = Recorder("test", stop, observe)
+    g = torch.ones(2, dtype=torch.float64)
+    for k in range(1001):
+        if rec.step(k, torch.full((2,), float(k), dtype=torch.float64), 1.0 / (k + 1), g):
+            break
+    observed = [it for it, _ in seen]
+    assert observed == sorted(rec.schedule) and 1000 in observed and len(observed) < 300
+    assert all(extra == {"margin": 2.0 * it} for it, extra in seen)
+    assert calls == [float(it) for it in observed]
+    frame = rec.trace.to_frame()
+    at = frame.set_index("iteration")["margin"]
+    assert at[1000] == 2000.0 and math.isnan(at[999]) == (999 not in rec.schedule)
+    assert frame["margin"].notna().sum() == len(observed)
+
+
+def test_without_a_monitor_records_carry_nothing_extra():
+    seen = []
+    rec = Recorder("test", StopRule(eps=None, max_iter=3), lambda r: seen.append(r.extra))
+    for k in range(4):
+        rec.step(k, torch.zeros(2, dtype=torch.float64), 1.0, torch.ones(2, dtype=torch.float64))
+    assert seen == [{}, {}, {}, {}] and list(rec.trace.to_frame().columns).count("margin") == 0
