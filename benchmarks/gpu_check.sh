@@ -6,7 +6,11 @@
 #   3. whole jobs with device=cuda end where the CPU torch jobs end (tests/pipeline/test_backend.py);
 #   4. the kernel benchmark on the target shapes, with its PASS/FAIL lines (benchmarks/kernels.py);
 #   5. low-rank (polynomial-method) attention against exact attention and SDPA, forward and E07 gradient,
-#      float32, n up to where exact attention runs out of memory (benchmarks/fast_attention.py).
+#      float32, n up to where exact attention runs out of memory (benchmarks/fast_attention.py);
+#   6. E01's empirical NTK: closed form against torch.func per-sample Jacobians and the per-sample loop, up to
+#      m = 65536 neurons (benchmarks/ntk.py; the loop only where it stays short);
+#   7. E05's training throughput: the vectorised k-input network against autograd and the per-neuron loop,
+#      float64 and float32, up to k = 4, p = 13 (benchmarks/modular_training.py).
 # Each step's output goes to $OUT (default gpu-check/); the exit status is the number of failed steps.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -28,4 +32,7 @@ step pipeline python -m pytest tests/pipeline/test_backend.py -q -p no:cacheprov
 step benchmark python benchmarks/kernels.py --device cuda --gpu-sizes --json "$OUT/kernels-gpu.json"
 step fast_attention python benchmarks/fast_attention.py --device cuda --dtype float32 --sections forward gradient \
   --n-min 1024 --n-max 131072 --grad-n-max 65536 --repeats 3 --json "$OUT/fast-attention-gpu.json"
+step ntk python benchmarks/ntk.py --device cuda --sizes 64x4096,64x16384,256x65536 --repeats 5 --json "$OUT/ntk-gpu.json"
+step modular python benchmarks/modular_training.py --device cuda --sizes 11,3,160 31,3,480 13,4,2304 --repeats 5 \
+  --json "$OUT/modular-gpu.json"
 exit "$failed"

@@ -74,6 +74,9 @@ def check_job(cfg: DictConfig) -> None:
     if cfg.data.kind not in kinds:
         raise ConfigError("data", f"problem {cfg.problem.name} takes data {' or '.join(kinds)}, got "
                                   f"data={cfg.data.kind} (choose e.g. data={kinds[0]})")
+    if not getattr(PROBLEMS[cfg.problem.name], "has_reference", True) and cfg.reference.method != "none":
+        raise ConfigError("reference.method", f"problem {cfg.problem.name} (a network trained from its own W(0)) has no "
+                                              f"reference optimum to compute; set reference.method=none")
     if cfg.x0 == "problem" and not hasattr(PROBLEMS[cfg.problem.name], "initial_point"):
         raise ConfigError("x0", f"x0=problem needs a problem with its own initialisation (a network's W(0)); "
                                 f"problem {cfg.problem.name} has none (choose x0=zeros or x0=sphere)")

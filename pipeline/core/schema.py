@@ -142,8 +142,11 @@ class StudyConfig:
     timing: bool = False
     derived: Dict[str, str] = spec({})  # new columns from pandas expressions over the run table
     # scaling: one point per run (x, y from the run table) with power-law fits;
-    # trace: one curve per run (x = iteration or time_s, y = relative_gap or grad_norm from its trace),
+    # trace: one curve per run (x = iteration or time_s, y = a column of its trace: relative_gap, grad_norm,
+    # distance, or a quantity the problem monitors along the run, e.g. E05's margin_ratio),
     kind: str = spec("scaling", choices=("scaling", "trace"))
+    #: the y axis of a trace study: log (gaps, gradient norms) or linear (a margin that starts negative)
+    y_scale: str = spec("log", choices=("log", "linear"))
     # one panel per value of the ``panel_by`` columns of the run table (e.g. [config.data.regime]): a scaling
     # study is fitted and judged per panel and group, a trace study summarised per panel and group
     panel_by: List[str] = spec([])
@@ -154,8 +157,9 @@ class StudyConfig:
         if node.kind == "trace":
             if node.x not in ("iteration", "time_s"):
                 raise ConfigError(f"{prefix}.x", f"a trace study plots against iteration or time_s, got {node.x!r}")
-            if node.y not in ("relative_gap", "grad_norm", "distance"):
-                raise ConfigError(f"{prefix}.y", f"a trace study plots relative_gap, grad_norm or distance, got {node.y!r}")
+            if node.y in ("iteration", "time_s", "loss") or not str(node.y).isidentifier():
+                raise ConfigError(f"{prefix}.y", "a trace study plots a column of the runs' traces: relative_gap, "
+                                                 f"grad_norm, distance or one the problem monitors, got {node.y!r}")
 
 
 @dataclass

@@ -19,6 +19,8 @@ from pipeline.data.bounded_attention import BoundedAttentionData, synthesize_e07
 from pipeline.data.io import FileData, load_instance, save_instance
 from pipeline.data.kronecker import KroneckerData, synthesize_e06
 from pipeline.data.leverage_target import LeverageTargetData, synthesize_e02
+from pipeline.data.modular import ModularData, synthesize_e05
+from pipeline.data.sphere import SphereData, synthesize_e01
 from pipeline.data.synthetic import SyntheticData, synthesize_p1
 from pipeline.data.two_layer import TwoLayerData, synthesize_e09
 from pipeline.data.zo import FiniteSumData, LowRankData, finite_sum, lowrank
@@ -45,6 +47,8 @@ KINDS: dict[str, Kind] = {
     "two_layer": Kind(TwoLayerData, synthesize_e09),
     "leverage_target": Kind(LeverageTargetData, synthesize_e02),
     "kronecker": Kind(KroneckerData, synthesize_e06),
+    "sphere_regression": Kind(SphereData, synthesize_e01),
+    "modular": Kind(ModularData, synthesize_e05),
 }
 #: Data kinds read from a file: the instance key hashes the file's bytes instead of the seed.
 FILE_KINDS = tuple(k for k, v in KINDS.items() if v.from_file)
@@ -68,5 +72,5 @@ def store_schemas(cs) -> None:
 
 
 __all__ = ["FILE_KINDS", "KINDS", "AttentionData", "AttentionFileData", "BoundedAttentionData", "FileData", "FiniteSumData", "Kind",
-           "KroneckerData", "LeverageTargetData", "LowRankData", "TwoLayerData", "synthesize_e02", "synthesize_e06", "synthesize_e09", "SyntheticData", "check_file", "load_attention", "load_instance", "raw_arrays",
+           "KroneckerData", "LeverageTargetData", "LowRankData", "ModularData", "SphereData", "synthesize_e01", "synthesize_e05", "TwoLayerData", "synthesize_e02", "synthesize_e06", "synthesize_e09", "SyntheticData", "check_file", "load_attention", "load_instance", "raw_arrays",
            "save_instance", "store_schemas", "synthesize_e07", "synthesize_p1", "synthesize_p3"]

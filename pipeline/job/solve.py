@@ -45,7 +45,8 @@ def observer(f_star, run: Run, progress: Progress, monitor=None):
         else:
             gap0.setdefault("g", rec.loss - f_star)
             rel = (rec.loss - f_star) / gap0["g"] if gap0["g"] > 0 else 0.0
-        run.metrics({"loss": rec.loss, "grad_norm": rec.grad_norm, "distance": rec.distance,
+        run.metrics({"loss": rec.loss, "grad_norm": rec.grad_norm,
+                     "distance": rec.distance if math.isfinite(rec.distance) else None,  # NaN without an x*
                      "relative_gap": rel if math.isfinite(rel) else None,
                      **{k: (v if math.isfinite(v) else None) for k, v in rec.extra.items()}}, step=rec.iteration)
         progress.update(rec.iteration, f"gap {rel:.2e}")

@@ -16,12 +16,15 @@ from pipeline.problems.attention_regression import AttentionRegression
 from pipeline.problems.base import CountingOracle, GaussNewtonParts, Problem
 from pipeline.problems.kronecker_least_squares import KroneckerLeastSquares
 from pipeline.problems.leverage_inversion import LeverageInversion
+from pipeline.problems.modular_addition import ModularAddition
+from pipeline.problems.softmax_network import SoftmaxNetwork
 from pipeline.problems.softmax_regression import SoftmaxRegression
 from pipeline.problems.two_layer_regression import TwoLayerRegression
 from pipeline.problems.zo_softmax import ZOSoftmax
 
 PROBLEMS = {cls.name: cls for cls in (SoftmaxRegression, ZOSoftmax, AttentionRegression, AttentionGradient,
-                                       TwoLayerRegression, LeverageInversion, KroneckerLeastSquares)}
+                                       TwoLayerRegression, LeverageInversion, KroneckerLeastSquares,
+                                       SoftmaxNetwork, ModularAddition)}
 
 
 @dataclass
@@ -42,5 +45,5 @@ def store_schemas(cs) -> None:
 
 
 __all__ = ["PROBLEMS", "AttentionGradient", "AttentionRegression", "CountingOracle", "GaussNewtonParts", "KroneckerLeastSquares",
-           "LeverageInversion", "Problem", "ProblemConfig", "SoftmaxRegression", "TwoLayerRegression",
+           "LeverageInversion", "ModularAddition", "Problem", "ProblemConfig", "SoftmaxNetwork", "SoftmaxRegression", "TwoLayerRegression",
            "ZOSoftmax", "store_schemas"]

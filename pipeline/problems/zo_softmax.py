@@ -142,3 +142,8 @@ class ZOSoftmax:
                 "rank": float(ev.numel()), "alpha": alpha, "alpha_over_mu": alpha / mu, "m": float(self.m),
                 "rows": float(self.A.shape[1]), "d": float(self.dim), "w2_min": float((self.w * self.w).min()),
                 "noise_at_optimum": self.noise_at_optimum(x_star)}
+
+    def batch_loss_grad(self, x: Tensor, batch: Tensor) -> tuple[Tensor, Tensor]:
+        """L(x; 𝓑) and ∇L(x; 𝓑): the mean over the instances ``batch`` (indices, repeats allowed) of L_k and ∇L_k,
+        the stochastic gradient ∇f_t of first-order stochastic methods (docs/theory/e08.md §4)."""
+        return self.ops.loss_and_gradient(self.A[batch], self.b[batch], self.w[batch], x, self._centre())

@@ -9,6 +9,7 @@ from pipeline.solvers.adam import Adam
 from pipeline.solvers.alternating import Alternating
 from pipeline.solvers.approx_newton import ApproxNewton
 from pipeline.solvers.base import Record, Recorder, StopRule, Trace
+from pipeline.solvers.framework import FrameworkSGD
 from pipeline.solvers.gauss_newton import ApproxGaussNewton
 from pipeline.solvers.gd import GradientDescent
 from pipeline.solvers.newton import Newton
@@ -18,7 +19,7 @@ from pipeline.solvers.torch_lbfgs import TorchLBFGS
 from pipeline.solvers.zo_sgd import ZOSGD
 
 SOLVERS = {cls.name: cls for cls in (GradientDescent, Newton, ScipyMinimize, ApproxNewton, TorchLBFGS, ZOSGD,
-                                       NevergradSPSA, Adam, Alternating, ApproxGaussNewton)}
+                                       NevergradSPSA, Adam, Alternating, ApproxGaussNewton, FrameworkSGD)}
 
 
 def store_schemas(cs) -> None:

@@ -72,6 +72,8 @@ class GradientDescent:
         eta = self.step_size(oracle, x) if p.step == "inverse_ell" else None
         t = eta if eta is not None else 1.0
         loss, g = oracle.loss_grad(x)
+        if eta is not None:  # the step as run (solver_info, MLflow info_step): checks read it back
+            rec.trace.info.update(step=float(eta), ell=float(1.0 / (p.ell_scale * eta)))
         k = 0
         while not rec.step(k, x, float(loss), g):
             if p.step == "inverse_ell":

@@ -1,7 +1,9 @@
 """Trace studies (``study.kind: trace``): one curve per run, read from its ``trace.parquet``.
 
 The figure has one panel per value of ``study.panel_by`` (e.g. the start x0), one colour per
-group (solver) and one line per run (seed); the y axis is logarithmic. A relative gap that
+group (solver) and one line per run (seed); the y axis is logarithmic (``study.y_scale: linear`` for a
+quantity that changes sign, such as a normalised margin), and y may be any column of the traces: the
+solver's, or one that the problem monitors (its ``monitor(x)``, present at the observed iterations). A relative gap that
 reaches zero or goes below it (the run ended at a lower stationary point than the reference x*,
 possible on a non-convex problem) cannot be drawn on a log axis: the last positive point gets a
 marker and the summary table counts such runs (``below_reference``).
@@ -91,21 +93,32 @@ def draw(df, table, study, path: Path) -> None:
             c = colors[i % len(colors)]
             for k, run in enumerate(g.to_dict("records")):
                 tr = pd.read_parquet(Path(run["_path"]) / "trace.parquet")
+                if study.y not in tr:
+                    raise KeyError(f"study.y: {study.y!r} is not a column of the trace of {run['_path']} "
+                                   f"(its columns: {', '.join(tr.columns)})")
                 # drawn from 6 significant digits, like the run table (pipeline.studies.table.significant)
                 x, y = (np.array([float(f"{v:.6g}") for v in tr[c].to_numpy(float)]) for c in (study.x, study.y))
-                pos = np.isfinite(y) & (y > 0)
+                log_y = study.get("y_scale", "log") == "log"
+                pos = np.isfinite(y) & ((y > 0) if log_y else True)
                 label = None
                 if k == 0:
-                    row = table[(table.panel == (panel if panel is not None else "")) & (table.group == group)].iloc[0]
+                    row = table[(table.panel == (panel if panel is not None else ""))
+                                & (table.group.astype(str) == group)].iloc[0]
                     label = f"{study.get('group_label', '{}').format(group)} ({row['runs']} runs"
                     if row["below_reference"]:
                         label += f"; {row['below_reference']} ended below L*"
                     label += ")"
                 ax.plot(x[pos], y[pos], color=c, lw=1.1, alpha=0.75, label=label)
-                if pos.any() and not pos[-1]:  # reached 0 or went below L*: mark where the curve leaves the axis
+                if log_y and pos.any() and not pos[-1]:  # reached 0 or went below L*: mark where the curve leaves the axis
                     j = np.flatnonzero(pos)[-1]
                     ax.plot(x[j], y[j], marker="v", color=c, ms=5)
-        ax.set_yscale("log")
+        lo, hi = ax.get_xlim()
+        for j, ref in enumerate(study.get("references") or []):  # coef·x^slope: slope 0 is a level (γ/γ* = 1)
+            xs = np.linspace(max(lo, 1e-12 if ref.slope < 0 else lo), hi, 200)
+            ax.plot(xs, ref.coef * np.power(xs, ref.slope), color="black", lw=1.0, ls=(0, (4, 2 + 2 * j)),
+                    label=ref.label, zorder=1)
+        ax.set_xlim(lo, hi)
+        ax.set_yscale(study.get("y_scale", "log"))
         if study.x == "time_s":
             ax.set_xscale("log")
         ax.set_xlabel(study.x_label or study.x)

@@ -21,11 +21,17 @@ def test_every_group_option_composes_and_validates(group, option):
                       "finite_sum": ["problem=zo_softmax"], "attention": p3[:1],
                       "attention_file": [p3[0], "data.path=whatever.npz"],
                       "bounded_attention": ["problem=attention_gradient"], "two_layer": ["problem=two_layer_regression"],
-                      "leverage_target": ["problem=leverage_inversion"], "kronecker": ["problem=kronecker_least_squares"]},
+                      "leverage_target": ["problem=leverage_inversion"], "kronecker": ["problem=kronecker_least_squares"],
+                      "modular": ["problem=modular_addition", "reference.method=none"],
+                      "sphere_regression": ["problem=softmax_network", "reference.method=none"]},
              "problem": {"zo_softmax": ["data=lowrank"], "attention_regression": p3[1:],
                          "attention_gradient": ["data=bounded_attention"], "two_layer_regression": ["data=two_layer"],
-                         "leverage_inversion": ["data=leverage_target"], "kronecker_least_squares": ["data=kronecker"]},
-             "solver": {"alternating": p3, "alternating_sketched": p3},
+                         "leverage_inversion": ["data=leverage_target"], "kronecker_least_squares": ["data=kronecker"],
+                         "modular_addition": ["data=modular", "reference.method=none"],
+                         "softmax_network": ["data=sphere_regression", "reference.method=none"]},
+             "solver": {"alternating": p3, "alternating_sketched": p3,
+                        **{f"framework_sgd{v}": ["problem=zo_softmax", "data=finite_sum"]
+                           for v in ("", "_plain", "_ra", "_rva")}},
              "tracking": {"server": ["tracking.uri=http://127.0.0.1:5000"]}}
     cfg = compose([f"{group}={option}", *extra.get(group, {}).get(option, [])])
     validate(cfg)

@@ -186,3 +186,11 @@ def test_x0_problem_on_a_problem_without_its_own_initialisation_is_refused(lab_r
     """``x0=problem`` starts from the problem's own W(0); P1's problem has none: exit 2 naming x0."""
     err = refused(lab_root, capsys, ["x0=problem"], "x0")
     assert "softmax_regression has none" in err and "x0=zeros" in err
+
+
+def test_a_network_without_a_reference_optimum_asks_for_reference_method_none(lab_root, capsys):
+    """E01's network has no reference optimum (Newton on 10⁴ weights would be refused mid-job): exit 2 naming
+    reference.method before anything starts."""
+    err = refused(lab_root, capsys, ["problem=softmax_network", "data=sphere_regression", "solver=gd", "x0=problem"],
+                  "reference.method")
+    assert "set reference.method=none" in err

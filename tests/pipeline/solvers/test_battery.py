@@ -42,7 +42,22 @@ def p3_problem():
     return prob, ref.x, float(prob.loss(ref.x)), ref.x + 0.05 * v / torch.linalg.vector_norm(v)
 
 
-BATTERY_PROBLEMS = {"softmax_regression": p1_problem, "attention_regression": p3_problem}
+def zo_softmax_problem():
+    """A small interpolating finite sum of P2 (m = 30 instances of 6 rows, d = 4, centred regulariser): every
+    component is minimised at x_true, so mini-batch methods with a constant step converge linearly (E08's
+    framework_sgd); x* by Newton, start at distance ≈ 0.5."""
+    from pipeline.data.zo import FiniteSumData, finite_sum
+    from pipeline.problems import ZOSoftmax
+
+    arr = finite_sum(OmegaConf.structured(FiniteSumData(m=30, rows=6, d=4, heterogeneity=0.5, w2=1.0)), seed=13)
+    prob = ZOSoftmax.from_arrays(arr)
+    ref = make_solver({"name": "newton", "solve": "pinv"}).run(CountingOracle(prob), torch.zeros(4, dtype=torch.float64),
+                                                               StopRule(eps=1e-300, gtol=1e-13, max_iter=100))
+    return prob, ref.x, float(prob.loss(ref.x)), ref.x + 0.5 * torch.linspace(-1.0, 1.0, 4, dtype=torch.float64)
+
+
+BATTERY_PROBLEMS = {"softmax_regression": p1_problem, "attention_regression": p3_problem,
+                    "zo_softmax": zo_softmax_problem}
 _built: dict = {}
 
 

@@ -152,3 +152,23 @@ def test_two_workers_logging_one_new_instance_at_once_both_get_it(store_uri, mon
     monkeypatch.setattr(MlflowClient, "log_inputs", broken)
     with pytest.raises(MlflowException, match="no such run"), s.run("c", {}) as run:
         run.dataset("inst", "0123abcd", "/tmp/inst.npz", {})
+
+
+def test_a_networks_monitored_quantities_are_curves_of_its_run(lab_root, store_uri):
+    """E05's network from its own θ(0) (x0=problem, no reference optimum): the normalised margin and the
+    Fourier power it monitors are curves of the run at the observed steps, beside loss and grad_norm; the
+    distance to a reference that does not exist is no curve; the trace keeps the same values."""
+    argv = ["problem=modular_addition", "data=modular", "data.p=5", "data.k=2", "solver=adam", "solver.lr=0.03",
+            "x0=problem", "reference.method=none", "stop.max_iter=60", "resume=false", "progress=false",
+            f"hydra.run.dir={lab_root}/e05"]
+    assert main(job_task, argv=argv) == 0
+    (run,) = runs_of(store_uri, "softmax-lab", "params.problem = 'modular_addition'")
+    c = store(store_uri)
+    curves = {k: c.get_metric_history(run.info.run_id, k) for k in ("loss", "grad_norm", "margin_ratio", "power_median")}
+    steps = [m.step for m in sorted(curves["margin_ratio"], key=lambda m: m.step)]
+    assert steps[0] == 0 and steps[-1] == 60 and len(steps) > 20
+    assert all([m.step for m in sorted(curves[k], key=lambda m: m.step)] == steps for k in curves)
+    assert not c.get_metric_history(run.info.run_id, "distance")
+    trace = pd.read_parquet(lab_root / "e05" / "trace.parquet").set_index("iteration")
+    last = max(curves["margin_ratio"], key=lambda m: m.step)
+    assert trace.loc[60, "margin_ratio"] == pytest.approx(last.value, rel=1e-12)
