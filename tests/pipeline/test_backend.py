@@ -32,6 +32,7 @@ JOBS = {
 }
 #: how far apart the two backends may end, float64: they differ only in the order of floating-point sums
 RTOL = 1e-9
+GTOL = 1e-10  # stop.gtol (its default): the jobs below stop on it
 
 
 def run_job(lab_root, name, backend, extra=()):
@@ -54,6 +55,10 @@ def test_triton_backend_ends_where_the_torch_backend_ends(lab_root, name):
     assert fast["status"] == ref["status"] == "finished"
     assert fast["iterations"] == ref["iterations"]
     for key in ("final_loss", "final_grad_norm", "final_distance"):
+        if key == "final_grad_norm" and max(fast[key], ref[key]) <= GTOL:
+            # both stopped on ‖∇L‖ ≤ stop.gtol at the optimum: the rest is the round-off of two summation orders
+            # (1e-14 to 1e-13 depending on the machine's BLAS kernels), compared as such
+            continue
         assert fast[key] == pytest.approx(ref[key], rel=RTOL, abs=1e-14), key
 
 
@@ -85,4 +90,8 @@ def test_cuda_ends_where_cpu_ends(lab_root, name):
     assert fast["device"].startswith("cuda") and fast["kernels_backend"] == "triton"
     assert fast["status"] == ref["status"] == "finished" and fast["iterations"] == ref["iterations"]
     for key in ("final_loss", "final_grad_norm", "final_distance"):
+        if key == "final_grad_norm" and max(fast[key], ref[key]) <= GTOL:
+            # both stopped on ‖∇L‖ ≤ stop.gtol at the optimum: the rest is the round-off of two summation orders
+            # (1e-14 to 1e-13 depending on the machine's BLAS kernels), compared as such
+            continue
         assert fast[key] == pytest.approx(ref[key], rel=RTOL, abs=1e-14), key
