@@ -19,7 +19,7 @@ class Sizes:
     e05_lr: float = spec(0.03, gt=0.0)             # C2, C3: Adam's learning rate (full batch)
     e05_weight_decay: float = spec(1e-4, gt=0.0)   # C2, C3: λ of the regulariser
     e05_steps: int = spec(4000, ge=10)             # C2, C3: Adam steps
-    # C3: widths as fractions of 2^{2k−2}(p−1) (the quarter width of the spec's check among them)
+    # C3: widths as fractions of 2^{2k−2}(p−1) (the quarter width that E05.C3 judges among them)
     e05_c3_widths: List[float] = spec([0.125, 0.25, 0.5, 0.75, 1.0, 2.0])
 
 

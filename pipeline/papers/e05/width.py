@@ -3,7 +3,7 @@ check E05.C3).
 
 The training of E05.C2 (k = 3, p = 11, the same λ, learning rate, steps and start distribution) is repeated at
 widths m = f·2^{2k−2}(p−1) for fractions f from 1/8 to 1 (and 2 at full size). Thm 4.1 gives γ* only from
-f = 1 on; the spec's expectation at a quarter of that width is a shortfall: γ < γ*, or missing frequencies. The
+f = 1 on; the expectation at a quarter of that width is a shortfall: γ < γ*, or missing frequencies. The
 check measures γ/γ*, the median largest Fourier power and the frequencies present at every width.
 
 Pass: at f = 1/4 a shortfall beyond the training criterion of E05.C2 (γ/γ* < 0.9, or a frequency missing);
