@@ -9,7 +9,8 @@ Reads only the files of record (``summary.json`` under the study's run folder) a
 slope per solver against the predicted law and its band), and ``<results_dir>/figures/<study>.png``;
 they are attached to the study's latest sweep parent run through the tracking sink, with the fitted
 slopes and their confidence intervals as its metrics ``slope.<group>[.<panel>]``, ``slope_ci_low...``
-and ``slope_ci_high...``. Each claim figure is attached to its claim's run (experiment ``verify``, the
+and ``slope_ci_high...`` (a trace study: the median last value of its plotted column per group,
+``final.<y>.<group>[.<panel>]``). Each claim figure is attached to its claim's run (experiment ``verify``, the
 latest run with the verdict's ``ledger_key``).
 
 Like verify and report it runs without a Hydra run folder (the front door adds
@@ -67,16 +68,28 @@ def slope_metrics(fits) -> dict[str, float]:
     return out
 
 
+def final_metrics(summary, y: str) -> dict[str, float]:
+    """``final.<y>.<group>[.<panel>]``: the median last value of the plotted trace column per row of a trace
+    study's summary (e.g. γ/γ* at the end of training per regulariser and weight decay)."""
+    out = {}
+    for row in summary.to_dict("records"):
+        v = row.get("median_final_y")
+        if isinstance(v, (int, float)) and math.isfinite(v):
+            out[metric_key("final", y, row["group"], row.get("panel") or "")] = float(v)
+    return out
+
+
 def plot_study(cfg: DictConfig) -> dict:
     out, md, fits = studies.build(cfg.study, Path(cfg.results_dir), current_grid())
     files = [out["figure"], out["fit_csv"], out["fit_md"], out["table"]]
     sink = tracking.sink(cfg.tracking)
     parent = sink.find({"kind": "sweep", "study": cfg.study.name})
     sink.attach(parent, files)
-    sink.attach_metrics(parent, slope_metrics(fits))
+    trace = cfg.study.get("kind") == "trace"
+    sink.attach_metrics(parent, final_metrics(fits, cfg.study.y) if trace else slope_metrics(fits))
     print(md)
     print(f"figure: {out['figure']}")
-    key = "summary" if cfg.study.get("kind") == "trace" else "fits"
+    key = "summary" if trace else "fits"
     return {"figure": str(out["figure"]), key: fits.to_dict("records")}
 
 

@@ -9,7 +9,9 @@ possible on a non-convex problem) cannot be drawn on a log axis: the last positi
 marker and the summary table counts such runs (``below_reference``).
 
 The summary (``fit.csv``/``fit.md``) has, per panel and group: runs, runs reaching each ε of
-the grid, the median iterations to 1e-8, the median final relative gap, and the median R² of
+the grid, the median iterations to 1e-8, the median final relative gap, the median last value of the
+plotted column (``median_final_y``: e.g. γ/γ* at the end of training; the parent run's ``final.*``
+metrics), and the median R² of
 log(gap) against t between 1e-2 and 1e-6 (1 for a straight line: linear convergence).
 """
 from __future__ import annotations
@@ -33,6 +35,24 @@ def _select(df, study, panel):
     return df if panel is None else df[P.labels(df, study) == panel]
 
 
+def _median_final(runs, y: str) -> float:
+    """The median over ``runs`` of the last finite value of their trace column ``y`` (6 significant digits, as
+    in the run table), NaN when no run has one: e.g. γ/γ* at the end of training for a monitored margin."""
+    last = []
+    for path in runs["_path"]:
+        trace = Path(path) / "trace.parquet"
+        if not trace.is_file():
+            continue
+        col = pd.read_parquet(trace, columns=None)
+        if y not in col:
+            continue
+        vals = col[y].to_numpy(float)
+        vals = vals[np.isfinite(vals)]
+        if vals.size:
+            last.append(float(f"{vals[-1]:.6g}"))
+    return float(f"{np.median(last):.6g}") if last else np.nan
+
+
 def summary_table(df, study) -> pd.DataFrame:
     rows = []
     for panel in _panels(df, study):
@@ -48,6 +68,7 @@ def summary_table(df, study) -> pd.DataFrame:
                 row[f"reached_{eps}"] = int(it.notna().sum())
                 row[f"median_iterations_{eps}"] = float(it.median()) if it.notna().any() else np.nan
             row["median_final_gap"] = float(gap.median())
+            row["median_final_y"] = _median_final(g, study.y)
             r2 = pd.to_numeric(g.get("decay_r2"), errors="coerce") if "decay_r2" in g else pd.Series(dtype=float)
             row["median_decay_r2"] = float(r2.median()) if r2.notna().any() else np.nan
             rows.append(row)
@@ -57,14 +78,16 @@ def summary_table(df, study) -> pd.DataFrame:
 def fmt_md(table: pd.DataFrame, study) -> str:
     eps = EPS_SHOWN[0]
     head = (f"| {' · '.join(P.keys(study)) or 'panel'} | softmax share | {study.group_by} | runs | reached {eps} | "
-            f"median iterations to {eps} | median final gap | median R² of log gap (linear rate: 1) | ended below L* |\n"
-            "|---|---|---|---|---|---|---|---|---|\n")
+            f"median iterations to {eps} | median final gap | median final {study.y} | "
+            "median R² of log gap (linear rate: 1) | ended below L* |\n"
+            "|---|---|---|---|---|---|---|---|---|---|\n")
     def num(v, spec):
         return "" if v is None or np.isnan(v) else format(v, spec)
 
     body = "".join(
         f"| {r['panel']} | {r['softmax_share']} | {r['group']} | {r['runs']} | {r['reached_' + eps]} | {num(r['median_iterations_' + eps], 'g')} | "
-        f"{num(r['median_final_gap'], '.2e')} | {num(r['median_decay_r2'], '.3f')} | {r['below_reference']} |\n"
+        f"{num(r['median_final_gap'], '.2e')} | {num(r['median_final_y'], '.4g')} | {num(r['median_decay_r2'], '.3f')} | "
+        f"{r['below_reference']} |\n"
         for r in table.to_dict("records"))
     return head + body
 

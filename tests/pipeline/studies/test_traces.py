@@ -71,3 +71,18 @@ def test_a_y_missing_from_the_traces_is_named(tmp_path):
 def test_a_trace_y_that_is_no_curve_is_refused(y):
     with pytest.raises(ConfigError, match="study.y"):
         StudyConfig.check(study(y=y), "study")
+
+
+def test_the_summary_holds_the_median_last_value_of_the_plotted_column(tmp_path):
+    """γ/γ* at the end of training per group (the last finite margin_ratio of each run, median over seeds),
+    in the summary and as the parent run's ``final.*`` metrics."""
+    from pipeline.plot import final_metrics
+
+    df, st = runs(tmp_path), study()
+    table = traces.summary_table(df, st).set_index("group")
+    for lam in (1e-4, 1e-5):
+        ends = [1.0 - 2.0 * np.exp(-199 / (30.0 + 1e5 * lam + seed)) for seed in (0, 1)]
+        assert table.loc[lam, "median_final_y"] == pytest.approx(float(np.median(ends)), rel=1e-5)
+    assert "median final margin_ratio" in traces.fmt_md(traces.summary_table(df, st), st)
+    metrics = final_metrics(traces.summary_table(df, st), "margin_ratio")
+    assert set(metrics) == {"final.margin_ratio.0_0001", "final.margin_ratio.1e-05"}
